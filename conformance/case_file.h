@@ -1,0 +1,109 @@
+/* One conformance case, read from conformance/cases/<id>.case. The format
+ * (sections in [brackets], text kept verbatim) is specified in
+ * docs/conformance.md; this header is its in-memory form. */
+#ifndef ETSN_CONF_CASE_FILE_H
+#define ETSN_CONF_CASE_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONF_DEFAULT_TIMEOUT_S 20
+#define CONF_MAX_TIMEOUT_S 3600
+#define CONF_MAX_CASE_FILE (1024u * 1024u)
+
+/* Exact text from a verbatim section. data is NUL terminated; case files
+ * may not hold NUL bytes, so strlen(data) == len. */
+typedef struct {
+    bool present;
+    char *data;
+    size_t len;
+} conf_text;
+
+typedef struct {
+    char **v;
+    size_t n;
+} conf_strv;
+
+typedef enum {
+    CONF_REPORT_ALL_MET,   /* all-met */
+    CONF_REPORT_MET,       /* met: ID */
+    CONF_REPORT_UNMET,     /* unmet: ID */
+    CONF_REPORT_UNMATCHED, /* unmatched: N */
+    CONF_REPORT_EVENT,     /* event: KIND */
+    CONF_REPORT_NO_EVENT,  /* no-event: KIND */
+} conf_report_kind;
+
+typedef struct {
+    conf_report_kind kind;
+    char *arg; /* ID or KIND; NULL for all-met and unmatched */
+    long count;
+} conf_report_check;
+
+#define CONF_EXIT_ANY -1
+#define CONF_EXIT_NONZERO -2
+
+typedef struct {
+    char *id;
+    char *requirement;
+    char *source; /* NULL when absent */
+    char *fixture;
+    conf_strv args;       /* tokens, placeholders not yet substituted */
+    conf_strv mockd_args; /* extra arguments for the mock */
+    char *user;           /* NULL when absent */
+    char *password;       /* NULL when absent */
+    conf_text stdin_text;
+    conf_strv env;   /* "NAME=VALUE" to set, "-NAME" to unset */
+    int expect_exit; /* 0..255, CONF_EXIT_ANY or CONF_EXIT_NONZERO */
+    conf_text expect_stdout;
+    conf_text expect_stderr;
+    conf_strv stdout_contains;
+    conf_strv stderr_contains;
+    conf_strv stdout_not_contains;
+    conf_strv stderr_not_contains;
+    long expect_stdout_lines; /* -1 when absent */
+    bool has_report_section;  /* absent: all-met and unmatched: 0 */
+    conf_report_check *report;
+    size_t nreport;
+    int timeout_s;
+    conf_strv tags;
+    conf_strv requires;
+} conf_case;
+
+/* Parses a case from memory. name is the file's stem; when not NULL the [id]
+ * must equal it, so that a case is found by its name. On error returns -1
+ * and writes "line N: what" into err. */
+int conf_case_parse(const char *text, size_t len, const char *name, conf_case *out, char *err,
+                    size_t errlen);
+/* Reads and parses path; the stem of its base name is the expected id. */
+int conf_case_load(const char *path, conf_case *out, char *err, size_t errlen);
+void conf_case_free(conf_case *c);
+
+bool conf_case_has_tag(const conf_case *c, const char *tag);
+
+/* Values for the placeholders; a NULL member leaves its placeholder as it
+ * is written (e.g. {port} in [mockd-args], before the port is known). */
+typedef struct {
+    const char *host;
+    const char *port;
+    const char *url;
+    const char *path;
+    const char *user;
+    const char *password_file;
+    const char *fixtures;
+} conf_vars;
+
+/* Returns a new string with {host} {port} {url} {path} {user}
+ * {password_file} {fixtures} replaced and {lbrace} turned into "{". Any
+ * other brace text is kept as is. NULL when memory runs out. */
+char *conf_subst(const char *in, size_t len, const conf_vars *vars, size_t *outlen);
+
+/* Splits argument text into words: blanks and newlines separate, '...' is
+ * literal, "..." is literal except \" and \\. A backslash outside quotes is
+ * an ordinary character (DOMAIN\user must survive). Returns -1 with err
+ * set on an unterminated quote. */
+int conf_split_args(const char *text, conf_strv *out, char *err, size_t errlen);
+
+void conf_strv_free(conf_strv *s);
+int conf_strv_push(conf_strv *s, const char *str, size_t len);
+
+#endif

@@ -1,0 +1,66 @@
+/* What etsn-mockd saw, written as JSON at shutdown for etsn-conform:
+ * {"scenario", "expectations": [{id, description, met, detail}],
+ *  "unmatched": [{request, nearest, difference}], "events": [{kind, detail}]}.
+ * Not thread-safe: the engine calls it under its own lock. */
+#ifndef ETSN_MOCK_REPORT_H
+#define ETSN_MOCK_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../ref/core/buf.h"
+
+/* Events beyond this many are counted, not kept (a 10 MB stream must not
+ * grow the report without bound). */
+#define MOCK_REPORT_MAX_EVENTS 10000
+#define MOCK_REPORT_MAX_UNMATCHED 1000
+
+typedef struct {
+    char *id;
+    char *description;
+    bool met;
+    char *detail;
+} mock_expectation;
+
+typedef struct {
+    char *request;
+    char *nearest;
+    char *difference;
+} mock_unmatched;
+
+typedef struct {
+    char *kind;
+    char *detail;
+} mock_event;
+
+typedef struct {
+    char *scenario;
+    mock_expectation *expectations;
+    size_t n_expectations;
+    mock_unmatched *unmatched;
+    size_t n_unmatched;
+    size_t dropped_unmatched;
+    mock_event *events;
+    size_t n_events;
+    size_t dropped_events;
+} mock_report;
+
+mock_report *mock_report_new(const char *scenario);
+void mock_report_free(mock_report *r);
+/* Each copies its strings (NULL is written as ""). Return 0 or -1. */
+int mock_report_expectation(mock_report *r, const char *id, const char *description, bool met,
+                            const char *detail);
+int mock_report_unmatched(mock_report *r, const char *request, const char *nearest,
+                          const char *difference);
+int mock_report_event(mock_report *r, const char *kind, const char *detail);
+/* Number of recorded events of this kind. */
+size_t mock_report_count_events(const mock_report *r, const char *kind);
+
+/* Appends a JSON string literal (quotes included) with every character JSON
+ * requires escaped; invalid UTF-8 bytes become U+FFFD. */
+int mock_json_string(etsn_buf *out, const char *s);
+int mock_report_to_json(const mock_report *r, etsn_buf *out);
+/* Writes the JSON to path (via a temporary file and rename). 0 or -1. */
+int mock_report_write_file(const mock_report *r, const char *path);
+
+#endif
