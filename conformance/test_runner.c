@@ -265,9 +265,11 @@ START_TEST(test_pass_fail_skip_summary)
                           {"count(//testcase[@name='a.echo']/failure)", "0"},
                           {"count(//testcase[@name='c.skip']/skipped)", "1"}};
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
-        xmlChar *v = xmlXPathCastToString(xmlXPathEvalExpression(BAD_CAST q[i][0], x));
+        xmlXPathObjectPtr obj = xmlXPathEvalExpression(BAD_CAST q[i][0], x);
+        xmlChar *v = xmlXPathCastToString(obj);
         ck_assert_msg(strcmp((char *)v, q[i][1]) == 0, "%s = %s", q[i][0], v);
         xmlFree(v);
+        xmlXPathFreeObject(obj);
     }
     xmlXPathObjectPtr fo =
         xmlXPathEvalExpression(BAD_CAST "string(//testcase[@name='b.fail']/failure)", x);

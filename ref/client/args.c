@@ -1051,7 +1051,7 @@ static int build_connection_uri(etsn_args *o, etsn_error *err)
     size_t sl = 0;
     if (isalpha((unsigned char)s[0])) {
         sl = 1;
-        while (isalnum((unsigned char)s[sl]) || strchr("+-.", s[sl])) sl++;
+        while (isalnum((unsigned char)s[sl]) || (s[sl] && strchr("+-.", s[sl]))) sl++;
         if (s[sl] != ':') sl = 0;
     }
     if (sl == 0 && s[0] != '/') {

@@ -899,7 +899,7 @@ static hslot *hmap_find(const hmap *m, const void *key, size_t klen)
 static hslot *hmap_add(hmap *m, const void *key, size_t klen)
 {
     if ((m->n + 1) * 2 > m->cap) {
-        size_t ncap = m->cap ? m->cap * 2 : 64;
+        size_t ncap = m->cap ? m->cap * 2 : 16;
         hslot *ns = calloc(ncap, sizeof *ns);
         if (!ns) return NULL;
         for (size_t i = 0; i < m->cap; i++) {
@@ -1296,26 +1296,40 @@ static bool leaf_string(pctx *c, xmlNodePtr node)
     return true;
 }
 
-/* An attribute's decoded value, malloc'd; *present tells absent from empty. */
-static char *attr(pctx *c, xmlNodePtr node, const char *name, bool decode, bool *present)
+/* An attribute's value as the tree holds it, valid while the document lives;
+ * NULL when absent (or on failure, with c->failed set). */
+static const char *attr_raw(pctx *c, xmlNodePtr node, const char *name)
 {
-    xmlChar *raw = xmlGetNoNsProp(node, (const xmlChar *)name);
-    *present = raw != NULL;
-    if (!raw) return NULL;
-    size_t len = strlen((const char *)raw);
-    if (len > c->lim.max_string) {
-        xmlFree(raw);
-        return pfail(c, "attribute %s of <%s> is longer than %zu bytes", name, tagname(node),
-                     c->lim.max_string);
+    for (xmlAttrPtr a = node->properties; a; a = a->next) {
+        if (a->ns || strcmp((const char *)a->name, name) != 0) continue;
+        xmlNodePtr t = a->children;
+        if (!t) return "";
+        /* Without a DTD libxml2 leaves an attribute as one text node. */
+        if (t->next || t->type != XML_TEXT_NODE || !t->content)
+            return pfail(c, "attribute %s of <%s> is not plain text", name, tagname(node));
+        if (strlen((const char *)t->content) > c->lim.max_string)
+            return pfail(c, "attribute %s of <%s> is longer than %zu bytes", name, tagname(node),
+                         c->lim.max_string);
+        return (const char *)t->content;
     }
-    etsn_buf b = ETSN_BUF_INIT;
-    int rc = decode ? etsn_clixml_decode_string((const char *)raw, len, &b)
-                    : etsn_buf_append(&b, raw, len);
-    xmlFree(raw);
-    char *s = rc < 0 ? NULL : etsn_buf_steal(&b);
-    etsn_buf_free(&b);
-    if (!s) return pfail(c, "out of memory");
-    return s;
+    return NULL;
+}
+
+/* The decoded N attribute, malloc'd, or NULL when absent or on failure. */
+static char *name_attr(pctx *c, xmlNodePtr node)
+{
+    const char *raw = attr_raw(c, node, "N");
+    if (!raw) return NULL;
+    size_t len = strlen(raw);
+    char *s;
+    if (!strchr(raw, '_')) {
+        s = mem_dup(raw, len);
+    } else {
+        etsn_buf b = ETSN_BUF_INIT;
+        s = etsn_clixml_decode_string(raw, len, &b) < 0 ? NULL : etsn_buf_steal(&b);
+        etsn_buf_free(&b);
+    }
+    return s ? s : pfail(c, "out of memory");
 }
 
 static void trim_ws(const char **s, size_t *len)
@@ -1443,10 +1457,9 @@ static bool value_tag(xmlNodePtr n)
 
 static bool parse_type_names(pctx *c, xmlNodePtr tn, etsn_value *obj)
 {
-    bool has_id;
-    char *id = attr(c, tn, "RefId", false, &has_id);
+    const char *id = attr_raw(c, tn, "RefId");
     if (c->failed) return false;
-    bool ok = false;
+    bool has_id = id != NULL, ok = false;
     for (xmlNodePtr t = NULL; next_elem(c, tn, &t);) {
         if (!count_node(c)) goto out;
         if (!is_tag(t, "T")) {
@@ -1474,26 +1487,22 @@ static bool parse_type_names(pctx *c, xmlNodePtr tn, etsn_value *obj)
     }
     ok = true;
 out:
-    free(id);
     return ok;
 }
 
 static bool parse_tnref(pctx *c, xmlNodePtr node, etsn_value *obj)
 {
-    bool has_id;
-    char *id = attr(c, node, "RefId", false, &has_id);
+    const char *id = attr_raw(c, node, "RefId");
     if (c->failed) return false;
-    if (!has_id) {
+    if (!id) {
         pfail(c, "<TNRef> without RefId");
         return false;
     }
     hslot *s = hmap_find(&c->tns, id, strlen(id));
     if (!s) {
         pfail(c, "<TNRef> to unknown RefId \"%s\"", id);
-        free(id);
         return false;
     }
-    free(id);
     const etsn_value *src = s->v;
     size_t bytes = 0;
     for (size_t i = 0; i < src->n_type_names; i++) bytes += strlen(src->type_names[i]) + 16;
@@ -1534,14 +1543,12 @@ static bool parse_dct(pctx *c, xmlNodePtr dct, etsn_value *obj, size_t depth)
         }
         xmlNodePtr kn = NULL, vn = NULL;
         for (xmlNodePtr e = NULL; next_elem(c, en, &e);) {
-            bool has;
-            char *n = attr(c, e, "N", false, &has);
+            const char *n = attr_raw(c, e, "N");
             if (c->failed) return false;
             xmlNodePtr *slot = !n                    ? NULL
                                : !strcmp(n, "Key")   ? &kn
                                : !strcmp(n, "Value") ? &vn
                                                      : NULL;
-            free(n);
             if (!slot || *slot) {
                 pfail(c, "<En> needs one element named Key and one named Value");
                 return false;
@@ -1576,8 +1583,8 @@ static etsn_value *parse_obj(pctx *c, xmlNodePtr node, size_t depth)
     etsn_value *v = etsn_v_obj();
     if (!v) return pfail(c, "out of memory");
     hslot *self;
-    bool has_id;
-    char *id = attr(c, node, "RefId", false, &has_id);
+    const char *id = attr_raw(c, node, "RefId");
+    bool has_id = id != NULL;
     if (c->failed) goto fail;
     if (has_id) {
         if (hmap_find(&c->refs, id, strlen(id))) {
@@ -1654,27 +1661,19 @@ static etsn_value *parse_obj(pctx *c, xmlNodePtr node, size_t depth)
     }
     if (c->failed) goto fail;
     if (has_id) hmap_find(&c->refs, id, strlen(id))->busy = false;
-    free(id);
     return v;
 fail:
-    free(id);
     etsn_v_free(v);
     return NULL;
 }
 
 static etsn_value *parse_ref(pctx *c, xmlNodePtr node, const char *name, bool keep_name)
 {
-    bool has_id;
-    char *id = attr(c, node, "RefId", false, &has_id);
+    const char *id = attr_raw(c, node, "RefId");
     if (c->failed) return NULL;
-    if (!has_id) return pfail(c, "<Ref> without RefId");
+    if (!id) return pfail(c, "<Ref> without RefId");
     hslot *s = hmap_find(&c->refs, id, strlen(id));
-    if (!s) {
-        pfail(c, "<Ref> to unknown RefId \"%s\"", id);
-        free(id);
-        return NULL;
-    }
-    free(id);
+    if (!s) return pfail(c, "<Ref> to unknown RefId \"%s\"", id);
     etsn_value *src = s->v;
     etsn_value *v;
     if (s->busy) {
@@ -1706,8 +1705,7 @@ static etsn_value *parse_value(pctx *c, xmlNodePtr node, size_t depth, bool keep
     if (!count_node(c)) return NULL;
     char *name = NULL;
     if (keep_name) {
-        bool has;
-        name = attr(c, node, "N", true, &has);
+        name = name_attr(c, node);
         if (c->failed) return NULL;
     }
     etsn_value *v = NULL;
