@@ -236,8 +236,7 @@ static int queue_value(mock_engine *e, shell *sh, pipe *p, uint32_t type, const 
 }
 
 /* Takes ownership of v. */
-static int queue_owned(mock_engine *e, shell *sh, pipe *p, uint32_t type, etsn_value *v,
-                       uint64_t n)
+static int queue_owned(mock_engine *e, shell *sh, pipe *p, uint32_t type, etsn_value *v, uint64_t n)
 {
     if (!v) return -1;
     int rc = queue_value(e, sh, p, type, v, n);
@@ -300,8 +299,7 @@ static etsn_value *private_data(const mock_fixture *fx)
              !etsn_obj_push_entry(table, etsn_v_string("WSManStackVersion"), version("3.0")) &&
              !etsn_obj_push_entry(table, etsn_v_string("PSRemotingProtocolVersion"),
                                   version(fx->protocol)) &&
-             !etsn_obj_push_entry(table, etsn_v_string("SerializationVersion"),
-                                  version("1.1.0.1"));
+             !etsn_obj_push_entry(table, etsn_v_string("SerializationVersion"), version("1.1.0.1"));
     if (ok) {
         ok = !etsn_obj_push_entry(outer, etsn_v_string("PSVersionTable"), table);
         table = NULL;
@@ -444,10 +442,9 @@ static void generate(mock_engine *e, shell *sh, pipe *p)
         switch (s->kind) {
         case FX_HOST_CALL: {
             int64_t ci = s->wants_answer ? sh->next_ci++ : -100;
-            queue_owned(e, sh, p, ETSN_MSG_PIPELINE_HOST_CALL,
-                        host_call(ci, s->method_id, (const etsn_value *const *)s->values,
-                                  s->n_values),
-                        n);
+            queue_owned(
+                e, sh, p, ETSN_MSG_PIPELINE_HOST_CALL,
+                host_call(ci, s->method_id, (const etsn_value *const *)s->values, s->n_values), n);
             if (s->wants_answer) {
                 p->st = PS_WAIT_HOST;
                 p->wait_ci = ci;
@@ -763,8 +760,8 @@ static etsn_value *command_info(const char *name)
                                     "System.Management.Automation.PSCustomObject", "System.Object",
                                     NULL};
     static const char *const tf[] = {"Selected.System.Management.Automation.FunctionInfo",
-                                     "System.Management.Automation.PSCustomObject",
-                                     "System.Object", NULL};
+                                     "System.Management.Automation.PSCustomObject", "System.Object",
+                                     NULL};
     static const char *const out_t[] = {
         "System.Collections.ObjectModel.ReadOnlyCollection`1[[System.Management.Automation."
         "PSTypeName, System.Management.Automation, Version=3.0.0.0, Culture=neutral, "
@@ -814,8 +811,8 @@ static void command_metadata(mock_engine *e, shell *sh, pipe *p, const etsn_valu
     event(e, "command-metadata", "%s", asked.data ? (char *)asked.data : "");
     etsn_buf_free(&asked);
     static const char *const ct[] = {"Selected.Microsoft.PowerShell.Commands.GenericMeasureInfo",
-                                     "System.Management.Automation.PSCustomObject",
-                                     "System.Object", NULL};
+                                     "System.Management.Automation.PSCustomObject", "System.Object",
+                                     NULL};
     etsn_value *count = typed_obj(ct, ETSN_COLL_NONE);
     if (count && etsn_obj_add_member(count, "Count", etsn_v_i32((int32_t)n_found)) < 0) {
         etsn_v_free(count);
@@ -827,8 +824,8 @@ static void command_metadata(mock_engine *e, shell *sh, pipe *p, const etsn_valu
     queue_state(e, sh, p, ETSN_PIPE_COMPLETED, NULL);
 }
 
-static bool answer_matches(const fx_step *s, const etsn_value *mr, const etsn_value *me,
-                           char *why, size_t whylen)
+static bool answer_matches(const fx_step *s, const etsn_value *mr, const etsn_value *me, char *why,
+                           size_t whylen)
 {
     if (s->expect_error) {
         if (me && me->kind != ETSN_V_NIL) return true;
@@ -926,8 +923,8 @@ static int on_pool_message(dctx *c, const etsn_message *m)
         char a[37], b[37];
         etsn_guid_format(&m->rpid, a, true);
         etsn_guid_format(&c->sh->rpid, b, true);
-        unmatched(e, tn, "a message for the shell's runspace pool", "RPID %s is not the pool %s",
-                  a, b);
+        unmatched(e, tn, "a message for the shell's runspace pool", "RPID %s is not the pool %s", a,
+                  b);
     }
     switch (m->type) {
     case ETSN_MSG_SESSION_CAPABILITY: {
@@ -964,10 +961,9 @@ static int on_pool_message(dctx *c, const etsn_message *m)
         int64_t ci = 0;
         if (v) etsn_v_as_i64(etsn_v_get(v, "ci"), &ci);
         etsn_v_free(v);
-        etsn_value *resp = m->type == ETSN_MSG_GET_AVAILABLE_RUNSPACES ? etsn_v_i64(1)
-                                                                        : etsn_v_bool(true);
-        queue_owned(e, c->sh, NULL, ETSN_MSG_RUNSPACE_AVAILABILITY, pool_reply("ci", ci, resp),
-                    0);
+        etsn_value *resp =
+            m->type == ETSN_MSG_GET_AVAILABLE_RUNSPACES ? etsn_v_i64(1) : etsn_v_bool(true);
+        queue_owned(e, c->sh, NULL, ETSN_MSG_RUNSPACE_AVAILABILITY, pool_reply("ci", ci, resp), 0);
         event(e, "pool-message", "%s ci=%" PRId64, tn, ci);
         return 0;
     }
@@ -1000,8 +996,8 @@ static int on_pipe_message(dctx *c, const etsn_message *m)
         char a[37], b[37];
         etsn_guid_format(&m->rpid, a, true);
         etsn_guid_format(&c->sh->rpid, b, true);
-        unmatched(e, tn, "a message for the shell's runspace pool", "RPID %s is not the pool %s",
-                  a, b);
+        unmatched(e, tn, "a message for the shell's runspace pool", "RPID %s is not the pool %s", a,
+                  b);
     }
     if (p->st == PS_NEW) {
         if (m->type != ETSN_MSG_CREATE_PIPELINE && m->type != ETSN_MSG_GET_COMMAND_METADATA) {
@@ -1194,9 +1190,9 @@ static int do_create(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
 {
     const mock_fixture *fx = e->fx;
     const char *uri = m->resource_uri ? m->resource_uri : "";
-    bool bad = fx->resource_uri ? strcasecmp(uri, fx->resource_uri) != 0
-                                : strncasecmp(uri, ETSN_PSRP_SHELL_PREFIX,
-                                              strlen(ETSN_PSRP_SHELL_PREFIX)) != 0;
+    bool bad = fx->resource_uri
+                   ? strcasecmp(uri, fx->resource_uri) != 0
+                   : strncasecmp(uri, ETSN_PSRP_SHELL_PREFIX, strlen(ETSN_PSRP_SHELL_PREFIX)) != 0;
     if (bad) {
         const char *name = strrchr(uri, '/');
         name = name ? name + 1 : uri;
@@ -1269,8 +1265,7 @@ static int do_command(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
         cid = gen;
     }
     if (find_pipe(sh, cid)) {
-        unmatched(e, "Command", "Command with a new CommandId", "CommandId %s already exists",
-                  cid);
+        unmatched(e, "Command", "Command with a new CommandId", "CommandId %s already exists", cid);
         etsn_wsman_build_fault(reply, m->message_id, "s:Sender", "w:AlreadyExists", 2150858785u,
                                machine(e),
                                "The WS-Management service cannot create the resource because it "
@@ -1450,13 +1445,20 @@ static int do_receive(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
 static const char *action_name(etsn_wsman_action a)
 {
     switch (a) {
-    case ETSN_WSMAN_CREATE: return "Create";
-    case ETSN_WSMAN_COMMAND: return "Command";
-    case ETSN_WSMAN_SEND: return "Send";
-    case ETSN_WSMAN_RECEIVE: return "Receive";
-    case ETSN_WSMAN_SIGNAL: return "Signal";
-    case ETSN_WSMAN_DELETE: return "Delete";
-    default: return "unknown";
+    case ETSN_WSMAN_CREATE:
+        return "Create";
+    case ETSN_WSMAN_COMMAND:
+        return "Command";
+    case ETSN_WSMAN_SEND:
+        return "Send";
+    case ETSN_WSMAN_RECEIVE:
+        return "Receive";
+    case ETSN_WSMAN_SIGNAL:
+        return "Signal";
+    case ETSN_WSMAN_DELETE:
+        return "Delete";
+    default:
+        return "unknown";
     }
 }
 
@@ -1484,12 +1486,24 @@ int mock_engine_handle(void *ctx, uint64_t conn_id, const char *user, const uint
         status = fault_timeout(e, &m, reply);
     } else {
         switch (m.action) {
-        case ETSN_WSMAN_CREATE: status = do_create(e, &m, reply); break;
-        case ETSN_WSMAN_COMMAND: status = do_command(e, &m, reply); break;
-        case ETSN_WSMAN_SEND: status = do_send(e, &m, reply); break;
-        case ETSN_WSMAN_RECEIVE: status = do_receive(e, &m, reply); break;
-        case ETSN_WSMAN_SIGNAL: status = do_signal(e, &m, reply); break;
-        case ETSN_WSMAN_DELETE: status = do_delete(e, &m, reply); break;
+        case ETSN_WSMAN_CREATE:
+            status = do_create(e, &m, reply);
+            break;
+        case ETSN_WSMAN_COMMAND:
+            status = do_command(e, &m, reply);
+            break;
+        case ETSN_WSMAN_SEND:
+            status = do_send(e, &m, reply);
+            break;
+        case ETSN_WSMAN_RECEIVE:
+            status = do_receive(e, &m, reply);
+            break;
+        case ETSN_WSMAN_SIGNAL:
+            status = do_signal(e, &m, reply);
+            break;
+        case ETSN_WSMAN_DELETE:
+            status = do_delete(e, &m, reply);
+            break;
         default: {
             unmatched(e, m.action_uri ? m.action_uri : "(no Action)",
                       "Create, Command, Send, Receive, Signal or Delete",
@@ -1627,9 +1641,9 @@ static bool evaluate(mock_engine *e, const char *id, char *detail, size_t dl)
         snprintf(detail, dl, "no such pipeline ran");
         return false;
     }
-    static const char *const known[] = {"shell-deleted",  "shell-created",    "pool-opened",
-                                        "command-metadata-requested", "signal-ctrl-c",
-                                        "signal-terminate", NULL};
+    static const char *const known[] = {
+        "shell-deleted", "shell-created",    "pool-opened", "command-metadata-requested",
+        "signal-ctrl-c", "signal-terminate", NULL};
     for (size_t i = 0; known[i]; i++)
         if (!strcmp(known[i], id)) {
             snprintf(detail, dl, "did not happen");

@@ -36,14 +36,14 @@ static int fail(lctx *c, const xmlNode *n, const char *fmt, ...)
 }
 
 static const char *const categories[] = {
-    "NotSpecified",     "OpenError",           "CloseError",        "DeviceError",
-    "DeadlockDetected", "InvalidArgument",     "InvalidData",       "InvalidOperation",
-    "InvalidResult",    "InvalidType",         "MetadataError",     "NotImplemented",
-    "NotInstalled",     "ObjectNotFound",      "OperationStopped",  "OperationTimeout",
-    "SyntaxError",      "ParserError",         "PermissionDenied",  "ResourceBusy",
-    "ResourceExists",   "ResourceUnavailable", "ReadError",         "WriteError",
-    "FromStdErr",       "SecurityError",       "ProtocolError",     "ConnectionError",
-    "AuthenticationError", "LimitsExceeded",   "QuotaExceeded",     "NotEnabled",
+    "NotSpecified",        "OpenError",           "CloseError",       "DeviceError",
+    "DeadlockDetected",    "InvalidArgument",     "InvalidData",      "InvalidOperation",
+    "InvalidResult",       "InvalidType",         "MetadataError",    "NotImplemented",
+    "NotInstalled",        "ObjectNotFound",      "OperationStopped", "OperationTimeout",
+    "SyntaxError",         "ParserError",         "PermissionDenied", "ResourceBusy",
+    "ResourceExists",      "ResourceUnavailable", "ReadError",        "WriteError",
+    "FromStdErr",          "SecurityError",       "ProtocolError",    "ConnectionError",
+    "AuthenticationError", "LimitsExceeded",      "QuotaExceeded",    "NotEnabled",
 };
 
 int fx_error_category(const char *name)
@@ -274,10 +274,10 @@ static int parse_values(lctx *c, const xmlNode *n, fx_step *s, bool allow_text)
 
 static int parse_error(lctx *c, const xmlNode *n, fx_error *e)
 {
-    static const char *const allowed[] = {"message",    "exception-type", "fqid",
-                                          "category",   "category-number", "activity",
-                                          "reason",     "target-name",    "target-type",
-                                          "position",   NULL};
+    static const char *const allowed[] = {
+        "message",         "exception-type", "fqid",   "category",
+        "category-number", "activity",       "reason", "target-name",
+        "target-type",     "position",       NULL};
     if (check_attrs(c, n, allowed) < 0) return -1;
     e->message = get_attr(n, "message");
     if (!e->message) return fail(c, n, "<error-record> needs message=");
@@ -345,10 +345,33 @@ static int parse_state_name(const char *s, int *out)
 static bool method_returns(int m)
 {
     switch (m) {
-    case 1: case 2: case 3: case 4: case 5:
-    case 11: case 12: case 23: case 24: case 25: case 26:
-    case 27: case 29: case 31: case 33: case 35: case 37: case 39: case 41: case 43: case 44:
-    case 45: case 46: case 50: case 54: case 55: case 56:
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+    case 5:
+    case 11:
+    case 12:
+    case 23:
+    case 24:
+    case 25:
+    case 26:
+    case 27:
+    case 29:
+    case 31:
+    case 33:
+    case 35:
+    case 37:
+    case 39:
+    case 41:
+    case 43:
+    case 44:
+    case 45:
+    case 46:
+    case 50:
+    case 54:
+    case 55:
+    case 56:
         return true;
     default:
         return false;
@@ -487,7 +510,8 @@ static int parse_steps(lctx *c, const xmlNode *parent, fx_step **out, size_t *n_
 {
     size_t n = 0;
     for (xmlNode *ch = parent->children; ch; ch = ch->next)
-        if (ch->type == XML_ELEMENT_NODE) n++;
+        if (ch->type == XML_ELEMENT_NODE)
+            n++;
         else if (ch->type == XML_TEXT_NODE && !blank((const char *)ch->content))
             return fail(c, ch, "<%s>: stray text", parent->name);
     *out = calloc(n ? n : 1, sizeof **out);
@@ -520,8 +544,8 @@ static int set_str(char **dst, const xmlNode *n, const char *name)
 static int parse_server(lctx *c, const xmlNode *n, mock_fixture *fx)
 {
     static const char *const allowed[] = {
-        "computer", "protocol", "ps-version", "path", "location", "resource-uri", "edition",
-        "missing-commands", "commands", NULL};
+        "computer",     "protocol", "ps-version",       "path",     "location",
+        "resource-uri", "edition",  "missing-commands", "commands", NULL};
     if (check_attrs(c, n, allowed) < 0) return -1;
     set_str(&fx->computer, n, "computer");
     set_str(&fx->protocol, n, "protocol");
@@ -581,8 +605,7 @@ static int parse_user(lctx *c, const xmlNode *n, mock_fixture *fx)
         u->name = name;
     }
     if (!u->domain || !u->name) return fail(c, n, "out of memory");
-    if (strchr(u->name, ':') || strchr(u->domain, ':') || strchr(pw, '\n') ||
-        strchr(u->name, '\n'))
+    if (strchr(u->name, ':') || strchr(u->domain, ':') || strchr(pw, '\n') || strchr(u->name, '\n'))
         return fail(c, n, "<user>: ':' and newlines cannot appear in a user file entry");
     return 0;
 }
@@ -653,11 +676,11 @@ static int parse_root(lctx *c, const xmlNode *root, mock_fixture *fx)
     if (!fx->ps_version)
         fx->ps_version = strdup(strcmp(fx->protocol, "2.4") ? "5.1.17763.592" : "7.6.0");
     if (!fx->edition)
-        fx->edition = strdup(strncmp(fx->ps_version, "5.", 2) && strncmp(fx->ps_version, "4.", 2) &&
-                                     strncmp(fx->ps_version, "3.", 2) &&
-                                     strncmp(fx->ps_version, "2.", 2)
-                                 ? "Core"
-                                 : "Desktop");
+        fx->edition =
+            strdup(strncmp(fx->ps_version, "5.", 2) && strncmp(fx->ps_version, "4.", 2) &&
+                           strncmp(fx->ps_version, "3.", 2) && strncmp(fx->ps_version, "2.", 2)
+                       ? "Core"
+                       : "Desktop");
     if (!fx->path) fx->path = strdup("/wsman");
     if (!fx->location) {
         etsn_buf b = ETSN_BUF_INIT;
@@ -769,12 +792,12 @@ const fx_pipeline *mock_fixture_find_pipeline(const mock_fixture *fx, const char
 }
 
 static const char *const builtin_commands[] = {
-    "Out-Default",   "Exit-PSSession", "Get-Command",  "Get-Help",       "Get-FormatData",
-    "Measure-Object", "Select-Object", "Out-String",   "Get-Date",       "Get-Location",
-    "Set-Location",  "Get-ChildItem",  "Get-Item",     "Get-Process",    "Get-Service",
-    "Write-Host",    "Write-Output",   "Write-Error",  "Get-Member",     "Clear-Host",
-    "prompt",        "TabExpansion2",  "Format-Table", "Format-List",    "Where-Object",
-    "ForEach-Object", "Sort-Object",   "Get-Content",  "Set-Content",    "Invoke-Command",
+    "Out-Default",    "Exit-PSSession", "Get-Command",  "Get-Help",    "Get-FormatData",
+    "Measure-Object", "Select-Object",  "Out-String",   "Get-Date",    "Get-Location",
+    "Set-Location",   "Get-ChildItem",  "Get-Item",     "Get-Process", "Get-Service",
+    "Write-Host",     "Write-Output",   "Write-Error",  "Get-Member",  "Clear-Host",
+    "prompt",         "TabExpansion2",  "Format-Table", "Format-List", "Where-Object",
+    "ForEach-Object", "Sort-Object",    "Get-Content",  "Set-Content", "Invoke-Command",
 };
 
 static bool name_match(const char *pattern, const char *name)

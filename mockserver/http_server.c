@@ -177,6 +177,8 @@ static enum MHD_Result serve(mock_http *m, struct MHD_Connection *c, conn_state 
         goto out;
     }
     const etsn_buf *in = sealed ? &plain : &rs->body;
+    /* Counted (not logged) by the engine for the "encrypted" expectation. */
+    emit(m, sealed ? "request-sealed" : m->tls ? "request-tls" : "request-plain", NULL);
     int status =
         m->cfg.handle ? m->cfg.handle(m->cfg.ctx, cs->id, user, in->data, in->len, &reply) : 500;
     if (status < 100 || status > 599) status = 500;
@@ -200,6 +202,27 @@ out:
     return ret;
 }
 
+/* The host part of the request's Host header ("[::1]:5985" -> "::1"). */
+static bool host_header_name(struct MHD_Connection *c, char *out, size_t cap)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (!h || !*h) return false;
+    const char *end;
+    if (*h == '[') {
+        h++;
+        end = strchr(h, ']');
+        if (!end) return false;
+    } else {
+        end = strchr(h, ':');
+        if (!end) end = h + strlen(h);
+    }
+    size_t n = (size_t)(end - h);
+    if (n == 0 || n >= cap) return false;
+    memcpy(out, h, n);
+    out[n] = 0;
+    return true;
+}
+
 static enum MHD_Result handle_negotiate(mock_http *m, struct MHD_Connection *c, conn_state *cs,
                                         req_state *rs, const char *scheme, const char *token)
 {
@@ -216,7 +239,14 @@ static enum MHD_Result handle_negotiate(mock_http *m, struct MHD_Connection *c, 
         goto out;
     }
     if (!cs->gss) {
-        cs->gss = etsn_gss_acceptor_new(m->ntlm_user_file, m->service_host, err, sizeof err);
+        /* gss-ntlmssp puts the acceptor's name in its CHALLENGE as
+         * MsvAvTargetName, and a gss-ntlmssp initiator refuses a name other
+         * than the SPN it asked for (HTTP/<host it connected to>). Windows
+         * sends no such name; to stay out of the way, accept as whatever
+         * host the client addressed. */
+        char host[256];
+        const char *service = host_header_name(c, host, sizeof host) ? host : m->service_host;
+        cs->gss = etsn_gss_acceptor_new(m->ntlm_user_file, service, err, sizeof err);
         if (!cs->gss) {
             emit(m, "auth-failed", err);
             ret = send_unauthorized(m, c);
@@ -343,7 +373,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
         return send_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, 0, NULL, NULL, NULL);
-    if (strcmp(url, m->path) != 0) {
+    /* http.sys matches WinRM's URL prefix without regard to case: PowerShell
+     * asks for /WSMan, pypsrp for /wsman, and both reach the listener. */
+    if (strcasecmp(url, m->path) != 0) {
         emit(m, "not-found", url);
         return send_reply(c, MHD_HTTP_NOT_FOUND, NULL, 0, NULL, NULL, NULL);
     }

@@ -121,8 +121,8 @@ static int write_user_file(const mock_fixture *fx, const char *base, char *dir, 
 
 int main(int argc, char **argv)
 {
-    const char *listen = "127.0.0.1:0", *fixture = NULL, *report = NULL, *cert = NULL,
-               *key = NULL, *user_dir = NULL;
+    const char *listen = "127.0.0.1:0", *fixture = NULL, *report = NULL, *cert = NULL, *key = NULL,
+               *user_dir = NULL;
     bool allow_remote = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

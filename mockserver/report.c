@@ -156,12 +156,28 @@ int mock_json_string(etsn_buf *out, const char *s)
     while (*p && !rc) {
         unsigned char c = *p;
         switch (c) {
-        case '"': rc = etsn_buf_append_str(out, "\\\""); p++; continue;
-        case '\\': rc = etsn_buf_append_str(out, "\\\\"); p++; continue;
-        case '\n': rc = etsn_buf_append_str(out, "\\n"); p++; continue;
-        case '\r': rc = etsn_buf_append_str(out, "\\r"); p++; continue;
-        case '\t': rc = etsn_buf_append_str(out, "\\t"); p++; continue;
-        default: break;
+        case '"':
+            rc = etsn_buf_append_str(out, "\\\"");
+            p++;
+            continue;
+        case '\\':
+            rc = etsn_buf_append_str(out, "\\\\");
+            p++;
+            continue;
+        case '\n':
+            rc = etsn_buf_append_str(out, "\\n");
+            p++;
+            continue;
+        case '\r':
+            rc = etsn_buf_append_str(out, "\\r");
+            p++;
+            continue;
+        case '\t':
+            rc = etsn_buf_append_str(out, "\\t");
+            p++;
+            continue;
+        default:
+            break;
         }
         if (c < 0x20 || c == 0x7F) {
             rc = etsn_buf_printf(out, "\\u%04x", c);
@@ -197,7 +213,7 @@ int mock_report_to_json(const mock_report *r, etsn_buf *out)
         rc |= etsn_buf_append_str(out, "}");
     }
     rc |= etsn_buf_append_str(out, r->n_expectations ? "\n  ],\n  \"unmatched\": ["
-                                                      : "],\n  \"unmatched\": [");
+                                                     : "],\n  \"unmatched\": [");
     for (size_t i = 0; i < r->n_unmatched; i++) {
         const mock_unmatched *u = &r->unmatched[i];
         rc |= etsn_buf_append_str(out, i ? ",\n    {\"request\": " : "\n    {\"request\": ");
@@ -208,8 +224,8 @@ int mock_report_to_json(const mock_report *r, etsn_buf *out)
         rc |= mock_json_string(out, u->difference);
         rc |= etsn_buf_append_str(out, "}");
     }
-    rc |= etsn_buf_append_str(out, r->n_unmatched ? "\n  ],\n  \"events\": ["
-                                                  : "],\n  \"events\": [");
+    rc |= etsn_buf_append_str(out,
+                              r->n_unmatched ? "\n  ],\n  \"events\": [" : "],\n  \"events\": [");
     for (size_t i = 0; i < r->n_events; i++) {
         const mock_event *e = &r->events[i];
         rc |= etsn_buf_append_str(out, i ? ",\n    {\"kind\": " : "\n    {\"kind\": ");

@@ -197,11 +197,23 @@ static mock_http *start_server(bool tls, bool require_encryption)
     return start_server_cert(tls ? cert_path : NULL, tls ? key_path : NULL, require_encryption);
 }
 
+/* The host of a URL, as a client derives its SPN HTTP/<host> from it (and
+ * the mock's acceptor takes its name from the Host header). */
+static const char *url_host(const char *url)
+{
+    static char host[64];
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    size_t n = *p == '[' ? strcspn(++p, "]") : strcspn(p, ":/");
+    snprintf(host, sizeof host, "%.*s", (int)n, p);
+    return host;
+}
+
 static etsn_http_config neg_config(const char *url, const char *password)
 {
     etsn_http_config c = {
         .url = url,
-        .host = "localhost",
+        .host = url_host(url),
         .auth = ETSN_AUTH_DEFAULT,
         .user = DOMAIN "\\" USER,
         .password = password,

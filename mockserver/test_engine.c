@@ -1,0 +1,716 @@
+/* Drives the engine's handler directly (no sockets) with envelopes built by
+ * wsman.h and PSRP messages built by psrp_msgs.h/message.h/fragment.h, the
+ * way a client would, and reads the replies back the way a client would. */
+#include <check.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../ref/core/clixml.h"
+#include "../ref/core/fragment.h"
+#include "../ref/core/guid.h"
+#include "../ref/core/message.h"
+#include "../ref/core/psrp_msgs.h"
+#include "../ref/core/wsman.h"
+#include "engine.h"
+#include "fixture.h"
+
+#define SHELL_URI "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
+
+static const char *fixture_xml =
+    "<scenario name='engine-test' description='unit'>\n"
+    "  <server computer='SERVER01' location='C:\\Users\\alice\\Documents'/>\n"
+    "  <user name='CONTOSO\\alice' password='pw'/>\n"
+    "  <pipeline command='Get-Date'>\n"
+    "    <host-call method='WriteLine2'><S>Monday, 24 November 2026 22:00:00</S></host-call>\n"
+    "  </pipeline>\n"
+    "  <pipeline command='many'>\n"
+    "    <repeat count='300'><host-call method='WriteLine2'>line {n}: "
+    "0123456789012345678901234567890123456789012345678901234567890123456789</host-call>"
+    "</repeat>\n"
+    "    <output><S>one big object {n}</S></output>\n"
+    "  </pipeline>\n"
+    "  <pipeline command='huge'>\n"
+    "    <repeat count='25000'><host-call method='WriteLine2'>{n}: some long text to make "
+    "ten megabytes of output, padded padded padded padded padded padded padded padded padded "
+    "padded padded padded padded padded padded padded padded padded padded padded padded"
+    "</host-call></repeat>\n"
+    "  </pipeline>\n"
+    "  <pipeline command='ask'>\n"
+    "    <host-call method='ReadLine' id='name' expect='bob'/>\n"
+    "    <output><S>hello</S></output>\n"
+    "  </pipeline>\n"
+    "  <pipeline command='forever'><wait-signal/></pipeline>\n"
+    "  <pipeline command='fails'>\n"
+    "    <error-record message='Cannot find path' fqid='PathNotFound' category='ObjectNotFound'"
+    "                  activity='Get-Item' target-name='C:\\nope' target-type='String'/>\n"
+    "    <state value='Failed'><error-record message='stop' fqid='Stop'/></state>\n"
+    "  </pipeline>\n"
+    "  <expect id='shell-deleted' description='Delete'/>\n"
+    "  <expect id='pool-opened'/>\n"
+    "  <expect id='pipeline:prompt'/>\n"
+    "  <expect id='host-response:name'/>\n"
+    "  <expect id='signal-ctrl-c'/>\n"
+    "  <expect id='no-unmatched'/>\n"
+    "</scenario>\n";
+
+typedef struct {
+    uint32_t type;
+    etsn_guid rpid, pid;
+    etsn_value *v;
+} got_msg;
+
+typedef struct {
+    mock_fixture *fx;
+    mock_engine *e;
+    char shell_id[37];
+    etsn_guid rpid;
+    uint64_t oid;
+    int msg_n;
+    char msg_id[64];
+    uint32_t max_env;
+    uint32_t timeout_ms;
+    etsn_defrag *defrag;
+    got_msg msgs[64];
+    size_t n_msgs;
+    size_t total_msgs; /* counted even when not kept */
+    size_t max_reply;
+    size_t receives;
+} client;
+
+static etsn_wsman_header header(client *c, bool with_shell)
+{
+    snprintf(c->msg_id, sizeof c->msg_id, "uuid:00000000-0000-4000-8000-%012d", ++c->msg_n);
+    etsn_wsman_header h = {
+        .to = "http://127.0.0.1:5985/wsman",
+        .resource_uri = SHELL_URI,
+        .message_id = c->msg_id,
+        .shell_id = with_shell ? c->shell_id : NULL,
+        .max_envelope_size = c->max_env,
+        .operation_timeout_ms = c->timeout_ms,
+        .locale = "en-US",
+        .data_locale = "en-US",
+    };
+    return h;
+}
+
+/* Sends one envelope, parses the reply, checks RelatesTo. */
+static int call(client *c, const etsn_buf *req, etsn_wsman_msg *reply)
+{
+    etsn_buf out = ETSN_BUF_INIT;
+    int status = mock_engine_handle(c->e, 1, "CONTOSO\\alice", req->data, req->len, &out);
+    if (out.len > c->max_reply) c->max_reply = out.len;
+    char err[256] = "";
+    memset(reply, 0, sizeof *reply);
+    ck_assert_msg(etsn_wsman_parse(out.data, out.len, reply, err, sizeof err) == 0, "%s", err);
+    ck_assert_ptr_nonnull(reply->relates_to);
+    ck_assert_str_eq(reply->relates_to, c->msg_id);
+    etsn_buf_free(&out);
+    return status;
+}
+
+static void add_message(etsn_buf *frags, client *c, uint32_t type, const etsn_guid *pid,
+                        etsn_value *v)
+{
+    etsn_buf xml = ETSN_BUF_INIT, msg = ETSN_BUF_INIT;
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(etsn_clixml_write(v, &xml), 0);
+    ck_assert_int_eq(etsn_message_encode(&msg, ETSN_DEST_SERVER, type, &c->rpid, pid,
+                                         (const char *)xml.data, xml.len),
+                     0);
+    ck_assert_int_gt(etsn_fragment_message(frags, c->oid++, msg.data, msg.len, 32768), 0);
+    etsn_v_free(v);
+    etsn_buf_free(&xml);
+    etsn_buf_free(&msg);
+}
+
+static int on_obj(void *ctx, uint64_t oid, const uint8_t *data, size_t len)
+{
+    client *c = ctx;
+    (void)oid;
+    etsn_message m;
+    ck_assert_int_eq(etsn_message_decode(data, len, &m), 0);
+    ck_assert_uint_eq(m.destination, ETSN_DEST_CLIENT);
+    c->total_msgs++;
+    if (c->n_msgs < 64) {
+        got_msg *g = &c->msgs[c->n_msgs++];
+        g->type = m.type;
+        g->rpid = m.rpid;
+        g->pid = m.pid;
+        char err[256] = "";
+        g->v = etsn_clixml_parse((const char *)m.data, m.len, NULL, err, sizeof err);
+        ck_assert_msg(g->v != NULL, "reply CLIXML: %s", err);
+    }
+    return 0;
+}
+
+static void clear_msgs(client *c)
+{
+    for (size_t i = 0; i < c->n_msgs; i++) etsn_v_free(c->msgs[i].v);
+    c->n_msgs = 0;
+    c->total_msgs = 0;
+}
+
+static void client_open(client *c, const char *xml)
+{
+    memset(c, 0, sizeof *c);
+    char err[512];
+    c->fx = mock_fixture_load_memory(xml, strlen(xml), "test.xml", err, sizeof err);
+    ck_assert_msg(c->fx != NULL, "%s", err);
+    c->e = mock_engine_new(c->fx);
+    ck_assert_ptr_nonnull(c->e);
+    c->max_env = 512000;
+    c->timeout_ms = 2000;
+    c->oid = 1;
+    c->defrag = etsn_defrag_new(64u << 20, 8);
+    ck_assert_int_eq(etsn_guid_random(&c->rpid), 0);
+    etsn_guid_format(&c->rpid, c->shell_id, true);
+}
+
+static void client_close(client *c)
+{
+    clear_msgs(c);
+    etsn_defrag_free(c->defrag);
+    mock_engine_free(c->e);
+    mock_fixture_free(c->fx);
+}
+
+static void create_shell(client *c)
+{
+    etsn_buf frags = ETSN_BUF_INIT, req = ETSN_BUF_INIT;
+    etsn_host_info host = {0};
+    add_message(&frags, c, ETSN_MSG_SESSION_CAPABILITY, &(etsn_guid){0},
+                etsn_msg_session_capability("2.3"));
+    add_message(&frags, c, ETSN_MSG_INIT_RUNSPACEPOOL, &(etsn_guid){0},
+                etsn_msg_init_runspacepool(1, 1, &host));
+    etsn_wsman_header h = header(c, false);
+    ck_assert_int_eq(
+        etsn_wsman_build_create(&req, &h, c->shell_id, "2.3", false, frags.data, frags.len), 0);
+    etsn_wsman_msg r;
+    ck_assert_int_eq(call(c, &req, &r), 200);
+    ck_assert_int_eq(r.action, ETSN_WSMAN_CREATE_RESPONSE);
+    ck_assert_str_eq(r.shell_id, c->shell_id);
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&frags);
+    etsn_buf_free(&req);
+}
+
+/* One Receive; returns the HTTP status; feeds stream data to the
+ * defragmenter; *done set when CommandState is Done. */
+static int receive(client *c, const char *command_id, bool *done, etsn_wsman_msg *fault)
+{
+    etsn_buf req = ETSN_BUF_INIT;
+    etsn_wsman_header h = header(c, true);
+    ck_assert_int_eq(etsn_wsman_build_receive(&req, &h, command_id, "stdout", 0), 0);
+    etsn_wsman_msg r;
+    int status = call(c, &req, &r);
+    c->receives++;
+    if (done) *done = false;
+    if (status == 200) {
+        ck_assert_int_eq(r.action, ETSN_WSMAN_RECEIVE_RESPONSE);
+        for (size_t i = 0; i < r.n_streams; i++) {
+            if (command_id) ck_assert_str_eq(r.streams[i].command_id, command_id);
+            char err[256] = "";
+            ck_assert_msg(etsn_defrag_feed(c->defrag, r.streams[i].data, r.streams[i].len, on_obj,
+                                           c, err, sizeof err) == 0,
+                          "%s", err);
+        }
+        if (done && r.command_state && !strcmp(r.command_state, ETSN_COMMAND_STATE_DONE))
+            *done = true;
+    }
+    if (fault)
+        *fault = r;
+    else
+        etsn_wsman_msg_free(&r);
+    etsn_buf_free(&req);
+    return status;
+}
+
+static void receive_until_done(client *c, const char *command_id)
+{
+    bool done = false;
+    for (int i = 0; i < 100000 && !done; i++)
+        ck_assert_int_eq(receive(c, command_id, &done, NULL), 200);
+    ck_assert(done);
+}
+
+/* Starts a pipeline; returns the command id in cid (37 bytes). */
+static void run_command(client *c, const char *text, bool is_script, bool out_default, char cid[37])
+{
+    etsn_guid pid;
+    ck_assert_int_eq(etsn_guid_random(&pid), 0);
+    etsn_guid_format(&pid, cid, true);
+    etsn_command cmds[2] = {
+        {.text = text, .is_script = is_script},
+        {.text = "Out-Default",
+         .use_local_scope = true,
+         .has_use_local_scope = true,
+         .merge_previous = 3},
+    };
+    if (out_default) {
+        cmds[0].merge_my_result = 2;
+        cmds[0].merge_to_result = 1;
+    }
+    etsn_host_info host = {0};
+    etsn_buf frags = ETSN_BUF_INIT, req = ETSN_BUF_INIT;
+    add_message(&frags, c, ETSN_MSG_CREATE_PIPELINE, &pid,
+                etsn_msg_create_pipeline(cmds, out_default ? 2 : 1, out_default, &host));
+    etsn_wsman_header h = header(c, true);
+    ck_assert_int_eq(etsn_wsman_build_command(&req, &h, cid, frags.data, frags.len), 0);
+    etsn_wsman_msg r;
+    ck_assert_int_eq(call(c, &req, &r), 200);
+    ck_assert_int_eq(r.action, ETSN_WSMAN_COMMAND_RESPONSE);
+    ck_assert_str_eq(r.command_id, cid);
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&frags);
+    etsn_buf_free(&req);
+}
+
+static void signal_cmd(client *c, const char *cid, const char *code)
+{
+    etsn_buf req = ETSN_BUF_INIT;
+    etsn_wsman_header h = header(c, true);
+    ck_assert_int_eq(etsn_wsman_build_signal(&req, &h, cid, code), 0);
+    etsn_wsman_msg r;
+    ck_assert_int_eq(call(c, &req, &r), 200);
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&req);
+}
+
+static int64_t num(const etsn_value *v, const char *path)
+{
+    int64_t n = -999;
+    const etsn_value *x = etsn_v_path(v, path);
+    ck_assert_msg(x && etsn_v_as_i64(x, &n), "no number at %s", path);
+    return n;
+}
+
+static void check_ids(client *c, const char *cid)
+{
+    for (size_t i = 0; i < c->n_msgs; i++) {
+        ck_assert(etsn_guid_equal(&c->msgs[i].rpid, &c->rpid));
+        if (cid) {
+            char pid[37];
+            etsn_guid_format(&c->msgs[i].pid, pid, true);
+            ck_assert_str_eq(pid, cid);
+        }
+    }
+}
+
+/* The host call's first parameter as a string. */
+static const char *host_arg(const got_msg *g)
+{
+    const etsn_value *mp = etsn_v_get(g->v, "mp");
+    ck_assert_ptr_nonnull(mp);
+    ck_assert_uint_ge(mp->n_items, 1);
+    return etsn_v_as_str(mp->items[0]);
+}
+
+START_TEST(test_main_path)
+{
+    client c;
+    client_open(&c, fixture_xml);
+    create_shell(&c);
+
+    /* The pool's Receive: capability, private data, Opened. */
+    ck_assert_int_eq(receive(&c, NULL, NULL, NULL), 200);
+    ck_assert_uint_eq(c.n_msgs, 3);
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_SESSION_CAPABILITY);
+    ck_assert_str_eq(etsn_v_as_str(etsn_v_get(c.msgs[0].v, "protocolversion")), "2.3");
+    ck_assert_uint_eq(c.msgs[1].type, ETSN_MSG_APPLICATION_PRIVATE_DATA);
+    const etsn_value *tbl =
+        etsn_dict_get(etsn_v_get(c.msgs[1].v, "ApplicationPrivateData"), "PSVersionTable");
+    ck_assert_ptr_nonnull(tbl);
+    ck_assert_str_eq(etsn_v_as_str(etsn_dict_get(tbl, "PSEdition")), "Desktop");
+    ck_assert_uint_eq(c.msgs[2].type, ETSN_MSG_RUNSPACEPOOL_STATE);
+    ck_assert_int_eq(num(c.msgs[2].v, "RunspaceState"), 2);
+    check_ids(&c, "00000000-0000-0000-0000-000000000000");
+    clear_msgs(&c);
+
+    /* Required-commands check. */
+    char cid[37];
+    etsn_guid pid;
+    etsn_guid_random(&pid);
+    etsn_guid_format(&pid, cid, true);
+    const char *names[] = {"Out-Default", "Exit-PSSession"};
+    etsn_buf frags = ETSN_BUF_INIT, req = ETSN_BUF_INIT;
+    add_message(&frags, &c, ETSN_MSG_GET_COMMAND_METADATA, &pid,
+                etsn_msg_get_command_metadata(names, 2, 0x1F));
+    etsn_wsman_header h = header(&c, true);
+    etsn_wsman_build_command(&req, &h, cid, frags.data, frags.len);
+    etsn_wsman_msg r;
+    ck_assert_int_eq(call(&c, &req, &r), 200);
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&frags);
+    etsn_buf_free(&req);
+    receive_until_done(&c, cid);
+    ck_assert_uint_eq(c.n_msgs, 4);
+    ck_assert_int_eq(num(c.msgs[0].v, "Count"), 2);
+    ck_assert_str_eq(etsn_v_as_str(etsn_v_get(c.msgs[1].v, "Name")), "Out-Default");
+    ck_assert_int_eq(num(c.msgs[3].v, "PipelineState"), 4);
+    check_ids(&c, cid);
+    clear_msgs(&c);
+    signal_cmd(&c, cid, ETSN_SIGNAL_TERMINATE);
+
+    /* prompt */
+    run_command(&c, "prompt", false, false, cid);
+    receive_until_done(&c, cid);
+    ck_assert_uint_eq(c.n_msgs, 2);
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_PIPELINE_OUTPUT);
+    ck_assert_str_eq(etsn_v_as_str(c.msgs[0].v), "PS C:\\Users\\alice\\Documents> ");
+    ck_assert_uint_eq(c.msgs[1].type, ETSN_MSG_PIPELINE_STATE);
+    check_ids(&c, cid);
+    clear_msgs(&c);
+    signal_cmd(&c, cid, ETSN_SIGNAL_TERMINATE);
+
+    /* A fixture pipeline, matched case-insensitively and trimmed. */
+    run_command(&c, "  get-date ", true, true, cid);
+    receive_until_done(&c, cid);
+    ck_assert_uint_eq(c.n_msgs, 2);
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_PIPELINE_HOST_CALL);
+    ck_assert_int_eq(num(c.msgs[0].v, "ci"), -100);
+    ck_assert_int_eq(num(c.msgs[0].v, "mi"), 16);
+    ck_assert_str_eq(host_arg(&c.msgs[0]), "Monday, 24 November 2026 22:00:00");
+    clear_msgs(&c);
+
+    /* Unknown text, merged into Out-Default: Windows PowerShell's lines. */
+    run_command(&c, "Get-Foo -Bar", true, true, cid);
+    receive_until_done(&c, cid);
+    ck_assert_uint_eq(c.n_msgs, 8);
+    ck_assert_int_eq(num(c.msgs[0].v, "mi"), 18);
+    ck_assert_str_eq(host_arg(&c.msgs[0]),
+                     "Get-Foo : The term 'Get-Foo' is not recognized as the name of a cmdlet, "
+                     "function, script file, or operable program. Check the spelling of the name, "
+                     "or if a path was included, verify that the path is correct and try again.");
+    ck_assert_str_eq(host_arg(&c.msgs[1]), "At line:1 char:1");
+    ck_assert_str_eq(host_arg(&c.msgs[2]), "+ Get-Foo -Bar");
+    ck_assert_str_eq(host_arg(&c.msgs[3]), "+ ~~~~~~~");
+    ck_assert_str_eq(host_arg(&c.msgs[4]),
+                     "    + CategoryInfo          : ObjectNotFound: (Get-Foo:String) [], "
+                     "CommandNotFoundException");
+    ck_assert_str_eq(host_arg(&c.msgs[5]),
+                     "    + FullyQualifiedErrorId : CommandNotFoundException");
+    ck_assert_str_eq(host_arg(&c.msgs[6]), "");
+    ck_assert_int_eq(num(c.msgs[7].v, "PipelineState"), 4);
+    clear_msgs(&c);
+
+    /* Unknown text without Out-Default: an ERROR_RECORD. */
+    run_command(&c, "Get-Foo", true, false, cid);
+    receive_until_done(&c, cid);
+    ck_assert_uint_eq(c.n_msgs, 2);
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_ERROR_RECORD);
+    etsn_error_record rec;
+    etsn_error_record_read(c.msgs[0].v, &rec);
+    ck_assert_str_eq(rec.fqid, "CommandNotFoundException");
+    ck_assert_int_eq(rec.category, 13);
+    ck_assert_str_eq(rec.target_name, "Get-Foo");
+    clear_msgs(&c);
+
+    /* Fixture error record and a Failed state. */
+    run_command(&c, "fails", true, false, cid);
+    receive_until_done(&c, cid);
+    ck_assert_uint_eq(c.n_msgs, 2);
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_ERROR_RECORD);
+    etsn_error_record_read(c.msgs[0].v, &rec);
+    ck_assert_str_eq(rec.fqid, "PathNotFound");
+    ck_assert_int_eq(num(c.msgs[1].v, "PipelineState"), 5);
+    ck_assert_ptr_nonnull(etsn_v_get(c.msgs[1].v, "ExceptionAsErrorRecord"));
+    clear_msgs(&c);
+
+    /* exit 5 */
+    run_command(&c, "exit 5", true, true, cid);
+    receive_until_done(&c, cid);
+    ck_assert_uint_eq(c.n_msgs, 2);
+    ck_assert_int_eq(num(c.msgs[0].v, "mi"), 6);
+    ck_assert_int_eq(num(c.msgs[0].v, "ci"), -100);
+    {
+        const etsn_value *mp = etsn_v_get(c.msgs[0].v, "mp");
+        int64_t code = 0;
+        ck_assert(mp && mp->n_items == 1 && etsn_v_as_i64(mp->items[0], &code));
+        ck_assert_int_eq(code, 5);
+    }
+    clear_msgs(&c);
+
+    /* Exit-PSSession: PopRunspace, void. */
+    run_command(&c, "Exit-PSSession", false, true, cid);
+    receive_until_done(&c, cid);
+    ck_assert_uint_eq(c.n_msgs, 2);
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_PIPELINE_HOST_CALL);
+    ck_assert_int_eq(num(c.msgs[0].v, "mi"), 53);
+    ck_assert_int_eq(num(c.msgs[0].v, "ci"), -100);
+    clear_msgs(&c);
+
+    /* Delete; then the shell is gone. */
+    etsn_buf del = ETSN_BUF_INIT;
+    h = header(&c, true);
+    etsn_wsman_build_delete(&del, &h);
+    ck_assert_int_eq(call(&c, &del, &r), 200);
+    ck_assert_int_eq(r.action, ETSN_WSMAN_DELETE_RESPONSE);
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&del);
+    ck_assert_int_eq(receive(&c, NULL, NULL, &r), 500);
+    ck_assert_int_eq(r.action, ETSN_WSMAN_FAULT);
+    ck_assert_uint_eq(r.wsman_fault_code, 2150858843u);
+    ck_assert_str_eq(r.fault_subcode, "w:InvalidSelectors");
+    etsn_wsman_msg_free(&r);
+
+    char d[256];
+    ck_assert(mock_engine_expectation_met(c.e, "shell-deleted", d, sizeof d));
+    ck_assert(mock_engine_expectation_met(c.e, "pool-opened", d, sizeof d));
+    ck_assert(mock_engine_expectation_met(c.e, "pipeline:prompt", d, sizeof d));
+    ck_assert(mock_engine_expectation_met(c.e, "pipeline:Exit-PSSession", d, sizeof d));
+    ck_assert(mock_engine_expectation_met(c.e, "command-metadata-requested", d, sizeof d));
+    ck_assert(!mock_engine_expectation_met(c.e, "signal-ctrl-c", d, sizeof d));
+    /* exactly one unmatched: the Receive on the deleted shell */
+    ck_assert_uint_eq(mock_engine_unmatched_count(c.e), 1);
+
+    etsn_buf json = ETSN_BUF_INIT;
+    ck_assert_int_eq(mock_engine_report_json(c.e, &json), 0);
+    ck_assert_ptr_nonnull(strstr((char *)json.data, "\"scenario\": \"engine-test\""));
+    ck_assert_ptr_nonnull(strstr((char *)json.data, "{\"id\": \"shell-deleted\", \"description\": "
+                                                    "\"Delete\", \"met\": true"));
+    etsn_buf_free(&json);
+    client_close(&c);
+}
+END_TEST
+
+START_TEST(test_small_envelope)
+{
+    client c;
+    client_open(&c, fixture_xml);
+    c.max_env = 8192;
+    create_shell(&c);
+    receive(&c, NULL, NULL, NULL);
+    clear_msgs(&c);
+    char cid[37];
+    run_command(&c, "many", true, true, cid);
+    c.receives = 0;
+    c.max_reply = 0;
+    receive_until_done(&c, cid);
+    ck_assert_uint_le(c.max_reply, 8192);
+    ck_assert_uint_gt(c.receives, 5);
+    ck_assert_uint_eq(c.total_msgs, 302);
+    ck_assert_str_eq(
+        host_arg(&c.msgs[0]),
+        "line 1: 0123456789012345678901234567890123456789012345678901234567890123456789");
+    clear_msgs(&c);
+    client_close(&c);
+}
+END_TEST
+
+START_TEST(test_receive_timeout)
+{
+    client c;
+    client_open(&c, fixture_xml);
+    c.timeout_ms = 200;
+    create_shell(&c);
+    receive(&c, NULL, NULL, NULL);
+    clear_msgs(&c);
+    etsn_wsman_msg r;
+    ck_assert_int_eq(receive(&c, NULL, NULL, &r), 500);
+    ck_assert_int_eq(r.action, ETSN_WSMAN_FAULT);
+    ck_assert_str_eq(r.fault_subcode, "w:TimedOut");
+    ck_assert_uint_eq(r.wsman_fault_code, 2150858793u);
+    ck_assert_ptr_nonnull(strstr(r.wsman_fault_message, "OperationTimeout"));
+    etsn_wsman_msg_free(&r);
+    client_close(&c);
+}
+END_TEST
+
+START_TEST(test_large_streamed)
+{
+    client c;
+    client_open(&c, fixture_xml);
+    create_shell(&c);
+    receive(&c, NULL, NULL, NULL);
+    clear_msgs(&c);
+    char cid[37];
+    run_command(&c, "huge", true, true, cid);
+    /* Count bytes of messages: around 12 MB of host calls. */
+    bool done = false;
+    while (!done) {
+        ck_assert_int_eq(receive(&c, cid, &done, NULL), 200);
+        for (size_t i = 0; i < c.n_msgs; i++) etsn_v_free(c.msgs[i].v);
+        c.n_msgs = 0;
+    }
+    ck_assert_uint_eq(c.total_msgs, 25001);
+    ck_assert_uint_le(c.max_reply, 512000);
+    /* One message at a time is held: far below the output size. */
+    ck_assert_uint_lt(mock_engine_high_water(c.e), 16384);
+    client_close(&c);
+}
+END_TEST
+
+typedef struct {
+    client *c;
+    char cid[37];
+    int status;
+    size_t got;
+} rx_arg;
+
+static void *rx_thread(void *p)
+{
+    rx_arg *a = p;
+    /* Separate request state: build by hand so as not to race on c->msg_id. */
+    etsn_buf req = ETSN_BUF_INIT, out = ETSN_BUF_INIT;
+    etsn_wsman_header h = {.to = "http://x/wsman",
+                           .resource_uri = SHELL_URI,
+                           .message_id = "uuid:99999999-0000-4000-8000-000000000001",
+                           .shell_id = a->c->shell_id,
+                           .max_envelope_size = 512000,
+                           .operation_timeout_ms = 5000,
+                           .locale = "en-US",
+                           .data_locale = "en-US"};
+    etsn_wsman_build_receive(&req, &h, a->cid, "stdout", 1);
+    a->status = mock_engine_handle(a->c->e, 2, "u", req.data, req.len, &out);
+    etsn_wsman_msg r;
+    char err[256];
+    if (etsn_wsman_parse(out.data, out.len, &r, err, sizeof err) == 0) {
+        a->got = r.n_streams ? r.streams[0].len : 0;
+        etsn_wsman_msg_free(&r);
+    }
+    etsn_buf_free(&req);
+    etsn_buf_free(&out);
+    return NULL;
+}
+
+START_TEST(test_host_response_and_ctrl_c)
+{
+    client c;
+    client_open(&c, fixture_xml);
+    c.timeout_ms = 300;
+    create_shell(&c);
+    receive(&c, NULL, NULL, NULL);
+    clear_msgs(&c);
+    char cid[37];
+    run_command(&c, "ask", true, true, cid);
+    bool done = false;
+    ck_assert_int_eq(receive(&c, cid, &done, NULL), 200);
+    ck_assert_uint_eq(c.n_msgs, 1);
+    ck_assert_int_eq(num(c.msgs[0].v, "mi"), 11);
+    int64_t ci = num(c.msgs[0].v, "ci");
+    ck_assert_int_ge(ci, 0);
+    clear_msgs(&c);
+    /* Nothing more until the answer: the Receive times out. */
+    etsn_wsman_msg r;
+    ck_assert_int_eq(receive(&c, cid, &done, &r), 500);
+    ck_assert_str_eq(r.fault_subcode, "w:TimedOut");
+    etsn_wsman_msg_free(&r);
+
+    /* A Receive waits in another thread; the answer wakes it. */
+    rx_arg a = {.c = &c};
+    memcpy(a.cid, cid, sizeof cid);
+    pthread_t t;
+    pthread_create(&t, NULL, rx_thread, &a);
+    usleep(100000);
+    etsn_guid pid;
+    etsn_guid_parse(cid, &pid);
+    etsn_buf frags = ETSN_BUF_INIT, req = ETSN_BUF_INIT;
+    add_message(&frags, &c, ETSN_MSG_PIPELINE_HOST_RESPONSE, &pid,
+                etsn_msg_host_response(ci, 11, etsn_v_string("bob"), NULL));
+    etsn_wsman_header h = header(&c, true);
+    etsn_wsman_build_send(&req, &h, cid, "pr", frags.data, frags.len);
+    ck_assert_int_eq(call(&c, &req, &r), 200);
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&frags);
+    etsn_buf_free(&req);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_uint_gt(a.got, 0);
+    char d[256];
+    ck_assert_msg(mock_engine_expectation_met(c.e, "host-response:name", d, sizeof d), "%s", d);
+
+    /* Ctrl+C on a running command: Stopped with PipelineStopped. */
+    char cid2[37];
+    run_command(&c, "forever", true, true, cid2);
+    ck_assert_int_eq(receive(&c, cid2, &done, &r), 500);
+    etsn_wsman_msg_free(&r);
+    signal_cmd(&c, cid2, ETSN_SIGNAL_CTRL_C);
+    receive_until_done(&c, cid2);
+    ck_assert_uint_eq(c.n_msgs, 1);
+    ck_assert_int_eq(num(c.msgs[0].v, "PipelineState"), 3);
+    etsn_error_record rec;
+    etsn_error_record_read(etsn_v_get(c.msgs[0].v, "ExceptionAsErrorRecord"), &rec);
+    ck_assert_str_eq(rec.fqid, "PipelineStopped");
+    ck_assert(mock_engine_expectation_met(c.e, "signal-ctrl-c", d, sizeof d));
+    clear_msgs(&c);
+
+    /* An answer to a call never made is recorded as unmatched. */
+    size_t before = mock_engine_unmatched_count(c.e);
+    add_message(&frags, &c, ETSN_MSG_PIPELINE_HOST_RESPONSE, &pid,
+                etsn_msg_host_response(77, 11, etsn_v_string("x"), NULL));
+    h = header(&c, true);
+    etsn_wsman_build_send(&req, &h, cid, "pr", frags.data, frags.len);
+    ck_assert_int_eq(call(&c, &req, &r), 200);
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&frags);
+    etsn_buf_free(&req);
+    ck_assert_uint_eq(mock_engine_unmatched_count(c.e), before + 1);
+    client_close(&c);
+}
+END_TEST
+
+START_TEST(test_custom_endpoint)
+{
+    const char *xml = "<scenario name='custom'>"
+                      "<server path='/MyApp' "
+                      "resource-uri='http://schemas.microsoft.com/powershell/MyConfig'/>"
+                      "<user name='alice' password='pw'/></scenario>";
+    client c;
+    client_open(&c, xml);
+    etsn_buf frags = ETSN_BUF_INIT, req = ETSN_BUF_INIT;
+    etsn_wsman_header h = header(&c, false);
+    etsn_wsman_build_create(&req, &h, c.shell_id, "2.3", false, (const uint8_t *)"", 0);
+    etsn_wsman_msg r;
+    ck_assert_int_eq(call(&c, &req, &r), 500);
+    ck_assert_ptr_nonnull(strstr(r.wsman_fault_message,
+                                 "Cannot find the Microsoft.PowerShell session configuration in "
+                                 "the WSMan: drive on the SERVER01 computer."));
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&frags);
+    etsn_buf_free(&req);
+    ck_assert_uint_eq(mock_engine_unmatched_count(c.e), 1);
+    client_close(&c);
+}
+END_TEST
+
+START_TEST(test_garbage)
+{
+    client c;
+    client_open(&c, fixture_xml);
+    etsn_buf out = ETSN_BUF_INIT;
+    ck_assert_int_eq(mock_engine_handle(c.e, 1, "u", (const uint8_t *)"<nope", 5, &out), 500);
+    etsn_buf_free(&out);
+    etsn_buf req = ETSN_BUF_INIT;
+    c.timeout_ms = 100;
+    etsn_wsman_msg r;
+    ck_assert_int_eq(receive(&c, NULL, NULL, &r), 500); /* no shell */
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&req);
+    ck_assert_uint_eq(mock_engine_unmatched_count(c.e), 2);
+    client_close(&c);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("engine");
+    TCase *tc = tcase_create("engine");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_main_path);
+    tcase_add_test(tc, test_small_envelope);
+    tcase_add_test(tc, test_receive_timeout);
+    tcase_add_test(tc, test_large_streamed);
+    tcase_add_test(tc, test_host_response_and_ctrl_c);
+    tcase_add_test(tc, test_custom_endpoint);
+    tcase_add_test(tc, test_garbage);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
