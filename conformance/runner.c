@@ -503,6 +503,15 @@ void conf_run_case(const conf_options *o, const conf_case *c, conf_result *res)
         conf_vars mv = {.host = "127.0.0.1", .user = c->user, .fixtures = o->fixtures_dir};
         for (size_t i = 0; i < c->mockd_args.n; i++)
             if (push_subst(&margv, c->mockd_args.v[i], &mv) < 0) goto oom;
+        /* The case's own met:/unmet: ids join the fixture's expectations
+         * in the report (etsn-mockd --expect ID). */
+        for (size_t i = 0; i < c->nreport; i++) {
+            const conf_report_check *k = &c->report[i];
+            if (k->kind != CONF_REPORT_MET && k->kind != CONF_REPORT_UNMET) continue;
+            if (conf_strv_push(&margv, "--expect", 8) < 0 ||
+                conf_strv_push(&margv, k->arg, strlen(k->arg)) < 0)
+                goto oom;
+        }
     }
     {
         int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);

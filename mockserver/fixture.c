@@ -877,3 +877,23 @@ int fx_substitute(const char *s, size_t len, uint64_t n, etsn_buf *out)
     }
     return 0;
 }
+
+int mock_fixture_add_expect(mock_fixture *fx, const char *id, const char *description)
+{
+    for (size_t i = 0; i < fx->n_expects; i++)
+        if (!strcmp(fx->expects[i].id, id)) return 0; /* the fixture has it already */
+    fx_expect *e = realloc(fx->expects, (fx->n_expects + 1) * sizeof *e);
+    if (!e) return -1;
+    fx->expects = e;
+    e = &fx->expects[fx->n_expects];
+    e->id = strdup(id);
+    e->description = strdup(description);
+    e->line = 0;
+    if (!e->id || !e->description) {
+        free(e->id);
+        free(e->description);
+        return -1;
+    }
+    fx->n_expects++;
+    return 0;
+}

@@ -159,4 +159,7 @@ int fx_substitute(const char *s, size_t len, uint64_t n, etsn_buf *out);
 /* ErrorCategory number for a name (ObjectNotFound -> 13), -1 if unknown. */
 int fx_error_category(const char *name);
 
+/* Adds an expectation the report must evaluate (etsn-mockd --expect). */
+int mock_fixture_add_expect(mock_fixture *fx, const char *id, const char *description);
+
 #endif

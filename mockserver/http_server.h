@@ -12,15 +12,15 @@
 #include "../ref/core/buf.h"
 
 typedef struct {
-    const char *listen;         /* "127.0.0.1:0" (port 0 picks a free one), "[::1]:5985" */
-    const char *path;           /* URL path served, e.g. "/wsman"; others get 404 */
-    const char *tls_cert_file;  /* PEM; NULL serves plain HTTP */
+    const char *listen;        /* "127.0.0.1:0" (port 0 picks a free one), "[::1]:5985" */
+    const char *path;          /* URL path served, e.g. "/wsman"; others get 404 */
+    const char *tls_cert_file; /* PEM; NULL serves plain HTTP */
     const char *tls_key_file;
     const char *ntlm_user_file; /* DOMAIN:USER:PASSWORD lines for gss-ntlmssp */
     const char *service_host;   /* acceptor name HTTP@<service_host>, e.g. "localhost" */
     bool allow_negotiate;
-    bool allow_basic;           /* Basic is accepted only over TLS */
-    bool require_encryption;    /* over plain HTTP, refuse unsealed SOAP after auth */
+    bool allow_basic;        /* Basic is accepted only over TLS */
+    bool require_encryption; /* over plain HTTP, refuse unsealed SOAP after auth */
 
     /* Basic credentials check: returns true when user/password are valid. */
     bool (*check_basic)(void *ctx, const char *user, const char *password);

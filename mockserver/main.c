@@ -24,10 +24,11 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: etsn-mockd --fixture FILE [--listen HOST:PORT] [--report FILE]\n"
                "                  [--tls-cert PEM --tls-key PEM] [--user-file-dir DIR]\n"
-               "                  [--allow-remote]\n"
+               "                  [--expect ID]... [--allow-remote]\n"
                "Serves the scenario in FILE over WinRM (default 127.0.0.1:0, a free port),\n"
                "prints the endpoint URL on the first line of stdout and runs until SIGTERM\n"
-               "or SIGINT; then writes the JSON report to --report FILE.\n");
+               "or SIGINT; then writes the JSON report to --report FILE. Each --expect ID\n"
+               "adds an expectation (docs/fixtures.md) to those the fixture lists.\n");
 }
 
 /* True for 127.0.0.0/8, ::1 and localhost. */
@@ -124,6 +125,9 @@ int main(int argc, char **argv)
     const char *listen = "127.0.0.1:0", *fixture = NULL, *report = NULL, *cert = NULL, *key = NULL,
                *user_dir = NULL;
     bool allow_remote = false;
+    enum { MAX_EXTRA_EXPECTS = 64 };
+    const char *extra_expects[MAX_EXTRA_EXPECTS];
+    size_t n_extra_expects = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **dst = NULL;
@@ -139,7 +143,14 @@ int main(int argc, char **argv)
             dst = &key;
         else if (!strcmp(a, "--user-file-dir"))
             dst = &user_dir;
-        else if (!strcmp(a, "--allow-remote")) {
+        else if (!strcmp(a, "--expect")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "etsn-mockd: --expect needs an expectation id\n");
+                return 2;
+            }
+            if (n_extra_expects < MAX_EXTRA_EXPECTS) extra_expects[n_extra_expects++] = argv[++i];
+            continue;
+        } else if (!strcmp(a, "--allow-remote")) {
             allow_remote = true;
             continue;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -180,6 +191,13 @@ int main(int argc, char **argv)
     if (!fx) {
         fprintf(stderr, "etsn-mockd: %s\n", err);
         return 2;
+    }
+    for (size_t i = 0; i < n_extra_expects; i++) {
+        if (mock_fixture_add_expect(fx, extra_expects[i], "asked for on the command line") < 0) {
+            fprintf(stderr, "etsn-mockd: out of memory\n");
+            mock_fixture_free(fx);
+            return 1;
+        }
     }
     g_fx = fx;
     char dir[4096], file[4200];

@@ -248,8 +248,16 @@ int etsn_session_run(const etsn_session_config *cfg, etsn_error *err)
     s.ui.read_line_ctx = cfg->read_line_ctx;
     int status = ETSN_EXIT_OPEN_FAILED;
     s.http = etsn_http_new(&cfg->http, err);
+    if (!s.http) {
+        /* Refused before any WinRM exchange (e.g. Basic over HTTP): the
+         * message stands alone, without the "Connecting to remote server"
+         * wrapper WinRM errors get (PushRunspaceCommand.cs). */
+        snprintf(err->fqid, sizeof err->fqid, "CreateRemoteRunspaceFailed");
+        snprintf(err->category, sizeof err->category, "InvalidArgument");
+        goto out;
+    }
     s.client = etsn_client_new(&cfg->client);
-    if (!s.http || !s.client) goto out;
+    if (!s.client) goto out;
     if (open_pool(&s) < 0 || check_required_commands(&s) < 0) goto out;
     if (interact(&s) < 0) {
         status = ETSN_EXIT_SESSION_LOST;
