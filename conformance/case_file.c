@@ -44,6 +44,7 @@ typedef enum {
     S_TIMEOUT,
     S_TAGS,
     S_REQUIRES,
+    S_TERMINAL,
     S_COUNT
 } section_id;
 
@@ -75,6 +76,7 @@ static const struct {
     [S_TIMEOUT] = {"timeout", K_SCALAR, false, false},
     [S_TAGS] = {"tags", K_LIST, false, false},
     [S_REQUIRES] = {"requires", K_LIST, false, false},
+    [S_TERMINAL] = {"terminal", K_LIST, false, false}, /* steps, see term_steps.c */
 };
 
 typedef struct {
@@ -616,6 +618,32 @@ int conf_case_parse(const char *text, size_t len, const char *name, conf_case *c
         }
         conf_strv_free(&lines);
     }
+    if (spans[S_TERMINAL].seen) {
+        FAILIF(conf_term_parse(text + spans[S_TERMINAL].start,
+                               spans[S_TERMINAL].end - spans[S_TERMINAL].start,
+                               spans[S_TERMINAL].line + 1, c, err, errlen));
+        /* The client's output goes to the pane, its input comes from the
+         * steps: the stream sections make no sense beside them. */
+        static const section_id stream[] = {
+            S_STDIN,           S_EXPECT_STDOUT,       S_EXPECT_STDERR,       S_STDOUT_CONTAINS,
+            S_STDERR_CONTAINS, S_STDOUT_NOT_CONTAINS, S_STDERR_NOT_CONTAINS, S_STDOUT_LINES};
+        for (size_t i = 0; i < sizeof stream / sizeof stream[0]; i++)
+            if (spans[stream[i]].seen) {
+                rc = errf(err, errlen, spans[stream[i]].line,
+                          "[%s] cannot be used with [terminal] (check the screen with "
+                          "screen-contains instead)",
+                          NAME(stream[i]));
+                goto out;
+            }
+        bool waits = false;
+        for (size_t i = 0; i < c->nterm; i++)
+            if (c->term[i].op == CONF_T_WAIT_EXIT) waits = true;
+        if (spans[S_EXPECT_EXIT].seen && !waits) {
+            rc = errf(err, errlen, spans[S_EXPECT_EXIT].line,
+                      "[expect-exit] with [terminal] needs a wait-exit step");
+            goto out;
+        }
+    }
 #undef FAILIF
 #undef SP
 #undef NAME
@@ -690,6 +718,7 @@ void conf_case_free(conf_case *c)
     free(c->report);
     conf_strv_free(&c->tags);
     conf_strv_free(&c->requires);
+    conf_term_steps_free(c->term, c->nterm);
     memset(c, 0, sizeof *c);
     c->expect_exit = CONF_EXIT_ANY;
     c->expect_stdout_lines = -1;
@@ -715,6 +744,10 @@ char *conf_subst(const char *in, size_t len, const conf_vars *vars, size_t *outl
                  {"user", vars ? vars->user : NULL},
                  {"password_file", vars ? vars->password_file : NULL},
                  {"fixtures", vars ? vars->fixtures : NULL},
+                 {"tls_cert", vars ? vars->tls_cert : NULL},
+                 {"tls_key", vars ? vars->tls_key : NULL},
+                 {"tls_wrong_cert", vars ? vars->tls_wrong_cert : NULL},
+                 {"tls_wrong_key", vars ? vars->tls_wrong_key : NULL},
                  {"lbrace", lbrace}};
     etsn_buf b = ETSN_BUF_INIT;
     if (etsn_buf_reserve(&b, len) < 0 || etsn_buf_append(&b, "", 0) < 0) {

@@ -17,7 +17,9 @@
 
 #include "proc.h"
 #include "report_check.h"
+#include "terminal.h"
 #include "textdiff.h"
+#include "tls_cert.h"
 
 extern char **environ;
 
@@ -295,6 +297,9 @@ static int push_valgrind(const conf_options *o, conf_strv *argv, const char *log
                            "--error-exitcode=99",
                            "--leak-check=full",
                            "--errors-for-leak-kinds=definite",
+                           /* deep enough for the suppressions of leaks
+                            * inside gss-ntlmssp and MIT krb5 to match */
+                           "--num-callers=50",
                            "--track-fds=no"};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (conf_strv_push(argv, fixed[i], strlen(fixed[i])) < 0) return -1;
@@ -421,7 +426,51 @@ static bool check_requires(const conf_options *o, const conf_case *c, conf_resul
             return true;
         }
     }
+    /* A terminal case needs tmux whatever it lists. */
+    if (c->has_terminal) {
+        char path[PATH_MAX];
+        if (conf_find_program("tmux", path, sizeof path) < 0) {
+            add(&res->reasons, "requires tmux, which is not on PATH ([terminal])");
+            return true;
+        }
+    }
     return false;
+}
+
+static bool mentions_tls(const conf_strv *v)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (strstr(v->v[i], "{tls_")) return true;
+    return false;
+}
+
+static bool uses_tls(const conf_case *c)
+{
+    if (mentions_tls(&c->args) || mentions_tls(&c->mockd_args) || mentions_tls(&c->env))
+        return true;
+    for (size_t i = 0; i < c->nterm; i++)
+        if (c->term[i].arg && strstr(c->term[i].arg, "{tls_")) return true;
+    return false;
+}
+
+/* The exit status of a terminal case, as its wrapper shell reported it. */
+static void check_term_exit(const conf_options *o, const conf_case *c, int st, const char *cvg,
+                            conf_result *res)
+{
+    char sig[64] = "";
+    if (st > 128 && st <= 128 + 64)
+        snprintf(sig, sizeof sig, " (from the shell: signal %d?)", st - 128);
+    if (o->valgrind && st == 99) {
+        FAIL(res, "valgrind found errors in the client (exit 99)");
+        add_file_tail(&res->reasons, "client valgrind log", cvg);
+    } else if (c->expect_exit == CONF_EXIT_NONZERO) {
+        if (st == 0) FAIL(res, "exit status: expected nonzero, got 0");
+    } else if (c->expect_exit >= 0) {
+        if (st != c->expect_exit)
+            FAIL(res, "exit status: expected %d, got exit status %d%s", c->expect_exit, st, sig);
+    } else if (*sig) {
+        FAIL(res, "client exit status %d%s", st, sig);
+    }
 }
 
 void conf_run_case(const conf_options *o, const conf_case *c, conf_result *res)
@@ -470,8 +519,22 @@ void conf_run_case(const conf_options *o, const conf_case *c, conf_result *res)
     char why[512] = "";
     char url[MAX_URL + 2] = "";
     url_parts up;
-    conf_vars vars = {.host = "127.0.0.1", .user = c->user, .fixtures = o->fixtures_dir};
+    conf_vars vars = {.host = "127.0.0.1",
+                      .user = c->user,
+                      .fixtures = o->fixtures_dir,
+                      .tls_cert = o->tls_cert,
+                      .tls_key = o->tls_key,
+                      .tls_wrong_cert = o->tls_wrong_cert,
+                      .tls_wrong_key = o->tls_wrong_key};
 
+    if (uses_tls(c)) {
+        if (!o->tls_cert) {
+            FAIL(res, "runner: no TLS certificate for the {tls_*} placeholders: %s",
+                 o->tls_error ? o->tls_error : "not made (run through conf_run_suite)");
+            goto cleanup;
+        }
+        if (o->keep && o->tls_dir) add(&res->notes, "kept: TLS files in %s", o->tls_dir);
+    }
     if (access(fixture, R_OK) < 0) {
         FAIL(res, "fixture %s: %s", fixture, strerror(errno));
         goto cleanup;
@@ -500,7 +563,13 @@ void conf_run_case(const conf_options *o, const conf_case *c, conf_result *res)
         if (conf_strv_push(&margv, mfixed[i], strlen(mfixed[i])) < 0) goto oom;
     {
         /* Only what is known before the mock runs. */
-        conf_vars mv = {.host = "127.0.0.1", .user = c->user, .fixtures = o->fixtures_dir};
+        conf_vars mv = {.host = "127.0.0.1",
+                        .user = c->user,
+                        .fixtures = o->fixtures_dir,
+                        .tls_cert = o->tls_cert,
+                        .tls_key = o->tls_key,
+                        .tls_wrong_cert = o->tls_wrong_cert,
+                        .tls_wrong_key = o->tls_wrong_key};
         for (size_t i = 0; i < c->mockd_args.n; i++)
             if (push_subst(&margv, c->mockd_args.v[i], &mv) < 0) goto oom;
         /* The case's own met:/unmet: ids join the fixture's expectations
@@ -553,6 +622,49 @@ void conf_run_case(const conf_options *o, const conf_case *c, conf_result *res)
             if (push_subst(&cargv, c->args.v[i], &vars) < 0) goto oom;
     }
     if (build_env(o, c, &vars, have_pw ? pwfile : NULL, &env) < 0) goto oom;
+    if (c->has_terminal) {
+        if (o->verbose) {
+            etsn_buf b = ETSN_BUF_INIT;
+            etsn_buf_append_str(&b, "client (in tmux):");
+            for (size_t i = 0; i < cargv.n; i++) {
+                etsn_buf_append_str(&b, " ");
+                conf_render(&b, cargv.v[i], strlen(cargv.v[i]), false);
+            }
+            add_buf(&res->notes, &b);
+        }
+        /* The terminal is the pane: its TERM (tmux's default-terminal), its
+         * size. What the runner's own terminal said does not apply, unless
+         * the case's [env] says otherwise. */
+        static const char *const tty_vars[] = {"TERM", "COLUMNS", "LINES"};
+        for (size_t i = 0; i < sizeof tty_vars / sizeof tty_vars[0]; i++) {
+            bool own = false;
+            for (size_t k = 0; k < c->env.n; k++)
+                if (env_is(c->env.v[k], tty_vars[i])) own = true;
+            if (!own) env_remove(&env, tty_vars[i]);
+        }
+        if (!env.n && conf_strv_push(&env, "ETSN_CONFORM=1", 14) < 0) goto oom;
+        char tmux_path[PATH_MAX];
+        if (conf_find_program("tmux", tmux_path, sizeof tmux_path) < 0) {
+            FAIL(res, "runner: tmux is no longer on PATH");
+            goto stop_mock;
+        }
+        conf_term_job tj = {.tmux = tmux_path,
+                            .dir = dir,
+                            .argv = cargv.v,
+                            .env = env.v,
+                            .vars = &vars,
+                            .c = c,
+                            .stretch = stretch};
+        conf_term_outcome to;
+        conf_term_run(&tj, &to, &res->reasons, &res->notes);
+        if (to.failed) res->verdict = CONF_FAIL;
+        if (to.exited) check_term_exit(o, c, to.status, cvg, res);
+        if (o->verbose)
+            add(&res->notes, "client: terminal script %s after %.2f s%s",
+                to.failed ? "failed" : "done", to.seconds,
+                to.exited ? "" : ", client killed at the end");
+        goto stop_mock;
+    }
     if (c->stdin_text.present) {
         stdin_text = conf_subst(c->stdin_text.data, c->stdin_text.len, &vars, &stdin_len);
         if (!stdin_text) goto oom;
@@ -807,7 +919,53 @@ static bool selected(const conf_options *o, const char *path, const char *stem)
     return any;
 }
 
-int conf_run_suite(const conf_options *o)
+static int run_suite(const conf_options *o);
+
+int conf_make_tls(conf_options *o, const char *dir, char (*paths)[4096], char *err, size_t errlen)
+{
+    static const char *names[4] = {"localhost.crt", "localhost.key", "wrong-name.crt",
+                                   "wrong-name.key"};
+    for (int i = 0; i < 4; i++) snprintf(paths[i], 4096, "%s/%s", dir, names[i]);
+    /* One for the name the cases connect to (the URL host is 127.0.0.1),
+     * one whose name matches nothing the client could be asked for. */
+    if (conf_tls_make_cert("localhost", "DNS:localhost,IP:127.0.0.1", paths[0], paths[1], err,
+                           errlen) < 0 ||
+        conf_tls_make_cert("elsewhere.invalid", "DNS:elsewhere.invalid", paths[2], paths[3], err,
+                           errlen) < 0)
+        return -1;
+    o->tls_cert = paths[0];
+    o->tls_key = paths[1];
+    o->tls_wrong_cert = paths[2];
+    o->tls_wrong_key = paths[3];
+    o->tls_dir = dir;
+    return 0;
+}
+
+int conf_run_suite(const conf_options *given)
+{
+    /* The run's own copy: the TLS material is made here, once. */
+    conf_options run = *given;
+    const conf_options *o = &run;
+    char tls_dir[PATH_MAX] = "", tls_paths[4][4096], tls_err[512] = "";
+    if (!run.tls_cert) {
+        const char *base = run.tmp_base ? run.tmp_base : getenv("TMPDIR");
+        if (!base || !*base) base = "/tmp";
+        snprintf(tls_dir, sizeof tls_dir, "%s/etsn-conform.run.XXXXXX", base);
+        if (!mkdtemp(tls_dir)) {
+            snprintf(tls_err, sizeof tls_err, "cannot create a temporary directory in %s: %s", base,
+                     strerror(errno));
+            tls_dir[0] = 0;
+        } else if (conf_make_tls(&run, tls_dir, tls_paths, tls_err, sizeof tls_err) < 0) {
+            run.tls_cert = run.tls_key = run.tls_wrong_cert = run.tls_wrong_key = NULL;
+        }
+        if (tls_err[0]) run.tls_error = tls_err;
+    }
+    int status = run_suite(o);
+    if (tls_dir[0] && !run.keep) remove_tree(tls_dir);
+    return status;
+}
+
+static int run_suite(const conf_options *o)
 {
     FILE *fout = o->out ? o->out : stdout;
     DIR *d = opendir(o->cases_dir);

@@ -35,6 +35,14 @@ typedef struct {
     const char *tmp_base;      /* NULL: $TMPDIR or /tmp */
     const char *valgrind_supp; /* NULL: tools/valgrind.supp when it exists */
     FILE *out;                 /* per-case lines and the summary; NULL: stdout */
+    /* {tls_cert} {tls_key} {tls_wrong_cert} {tls_wrong_key}: conf_run_suite
+     * makes them once per run in its own temporary directory unless set. */
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_wrong_cert;
+    const char *tls_wrong_key;
+    const char *tls_dir;   /* where they are, for --keep */
+    const char *tls_error; /* why they could not be made; cases using them fail */
 } conf_options;
 
 void conf_options_init(conf_options *o);
@@ -59,6 +67,12 @@ void conf_run_case(const conf_options *o, const conf_case *c, conf_result *res);
 
 /* Loads path and runs it; a case file that does not parse is a FAIL. */
 void conf_run_case_file(const conf_options *o, const char *path, conf_result *res);
+
+/* Makes the run's TLS material in dir (must exist): a certificate for
+ * localhost/127.0.0.1 and one for elsewhere.invalid, with their keys.
+ * Sets the tls_* members of o to paths inside paths[4][PATH_MAX]-sized
+ * storage owned by the caller. Returns -1 with err set on failure. */
+int conf_make_tls(conf_options *o, const char *dir, char (*paths)[4096], char *err, size_t errlen);
 
 /* Finds, filters and runs the cases, prints a line per case and the summary
  * line, writes the JUnit file. Returns the exit status: 0 when nothing

@@ -283,6 +283,14 @@ START_TEST(test_subst)
     out = conf_subst("{host} {port}", 13, &partial, NULL);
     ck_assert_str_eq(out, "h {port}");
     free(out);
+    conf_vars tls = {.tls_cert = "/r/c.crt",
+                     .tls_key = "/r/c.key",
+                     .tls_wrong_cert = "/r/w.crt",
+                     .tls_wrong_key = "/r/w.key"};
+    const char *tin = "{tls_cert} {tls_key} {tls_wrong_cert} {tls_wrong_key} {tls_other}";
+    out = conf_subst(tin, strlen(tin), &tls, NULL);
+    ck_assert_str_eq(out, "/r/c.crt /r/c.key /r/w.crt /r/w.key {tls_other}");
+    free(out);
     out = conf_subst("", 0, NULL, &n);
     ck_assert_str_eq(out, "");
     ck_assert_uint_eq(n, 0);
@@ -332,12 +340,134 @@ START_TEST(test_load_file)
 }
 END_TEST
 
+/* The [terminal] step language (term_steps.c). */
+START_TEST(test_terminal_steps)
+{
+    const char *text = "[id]\nt\n[requirement]\nr\n[fixture]\nf.xml\n[args]\n"
+                       "[terminal]\n"
+                       "size 100x30\n"
+                       "# a comment, and a blank line:\n"
+                       "\n"
+                       "  wait-for [{host}]: PS C:\\>  \n"
+                       "send Get-Date{Enter}\n"
+                       "send   two  {tab}{C-c}{0}{host}{lbrace}Enter}{Nope} \n"
+                       "send-keys C-c Up m-x Escape a\n"
+                       "timeout 3\n"
+                       "wait-not Working\n"
+                       "screen-contains x\n"
+                       "screen-not-contains s3cret\n"
+                       "screen-contains-ansi \\e[31mred\\\\ C:\\x\n"
+                       "cursor-line\n"
+                       "wait-cursor-line PS> \n"
+                       "sleep 250\n"
+                       "wait-exit\n"
+                       "[expect-exit]\n0\n";
+    conf_case c;
+    char err[256];
+    ck_assert_msg(conf_case_parse(text, strlen(text), NULL, &c, err, sizeof err) == 0, "%s", err);
+    ck_assert(c.has_terminal);
+    ck_assert_int_eq(c.term_w, 100);
+    ck_assert_int_eq(c.term_h, 30);
+    ck_assert_uint_eq(c.nterm, 14);
+    ck_assert_int_eq(c.term[0].op, CONF_T_SIZE);
+    ck_assert_int_eq(c.term[1].op, CONF_T_WAIT_FOR);
+    ck_assert_uint_eq(c.term[1].line, 12);
+    /* Leading blanks of the line go, trailing ones of a screen text too. */
+    ck_assert_str_eq(c.term[1].arg, "[{host}]: PS C:\\>");
+    ck_assert_int_eq(c.term[2].op, CONF_T_SEND);
+    ck_assert_uint_eq(c.term[2].nparts, 2);
+    ck_assert(!c.term[2].parts[0].key);
+    ck_assert_str_eq(c.term[2].parts[0].s, "Get-Date");
+    ck_assert(c.term[2].parts[1].key);
+    ck_assert_str_eq(c.term[2].parts[1].s, "Enter");
+    /* One blank separates; the rest, trailing blank included, is sent. Key
+     * names are case-blind; {0}, {host}, {Nope} stay text. */
+    const conf_term_step *s3 = &c.term[3];
+    ck_assert_uint_eq(s3->nparts, 4);
+    ck_assert_str_eq(s3->parts[0].s, "  two  ");
+    ck_assert(s3->parts[1].key);
+    ck_assert_str_eq(s3->parts[1].s, "Tab");
+    ck_assert(s3->parts[2].key);
+    ck_assert_str_eq(s3->parts[2].s, "C-c");
+    ck_assert(!s3->parts[3].key);
+    ck_assert_str_eq(s3->parts[3].s, "{0}{host}{lbrace}Enter}{Nope} ");
+    const conf_term_step *s4 = &c.term[4];
+    ck_assert_int_eq(s4->op, CONF_T_SEND_KEYS);
+    ck_assert_uint_eq(s4->nparts, 5);
+    const char *keys[] = {"C-c", "Up", "M-x", "Escape", "a"};
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert(s4->parts[i].key);
+        ck_assert_str_eq(s4->parts[i].s, keys[i]);
+    }
+    ck_assert_int_eq(c.term[5].op, CONF_T_TIMEOUT);
+    ck_assert_int_eq(c.term[5].num, 3);
+    ck_assert_int_eq(c.term[6].op, CONF_T_WAIT_NOT);
+    ck_assert_int_eq(c.term[7].op, CONF_T_CONTAINS);
+    ck_assert_int_eq(c.term[8].op, CONF_T_NOT_CONTAINS);
+    ck_assert_int_eq(c.term[9].op, CONF_T_CONTAINS_ANSI);
+    ck_assert_str_eq(c.term[9].arg, "\x1b[31mred\\ C:\\x");
+    ck_assert_int_eq(c.term[10].op, CONF_T_CURSOR_LINE);
+    ck_assert_str_eq(c.term[10].arg, "");
+    ck_assert_int_eq(c.term[11].op, CONF_T_WAIT_CURSOR);
+    ck_assert_str_eq(c.term[11].arg, "PS>");
+    ck_assert_int_eq(c.term[12].op, CONF_T_SLEEP);
+    ck_assert_int_eq(c.term[12].num, 250);
+    ck_assert_int_eq(c.term[13].op, CONF_T_WAIT_EXIT);
+    ck_assert_int_eq(c.expect_exit, 0);
+    conf_case_free(&c);
+
+    /* Defaults. */
+    const char *small = "[id]\nt\n[requirement]\nr\n[fixture]\nf.xml\n[args]\n[terminal]\n"
+                        "wait-for x\n";
+    ck_assert_msg(conf_case_parse(small, strlen(small), NULL, &c, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(c.term_w, CONF_TERM_DEFAULT_W);
+    ck_assert_int_eq(c.term_h, CONF_TERM_DEFAULT_H);
+    ck_assert_uint_eq(c.nterm, 1);
+    conf_case_free(&c);
+
+    char kb[32];
+    ck_assert_str_eq(conf_term_key("backspace", kb, sizeof kb), "BSpace");
+    ck_assert_str_eq(conf_term_key("c-M-Left", kb, sizeof kb), "C-M-Left");
+    ck_assert_ptr_null(conf_term_key("Entr", kb, sizeof kb));
+    ck_assert_ptr_null(conf_term_key("C-", kb, sizeof kb));
+}
+END_TEST
+
+START_TEST(test_terminal_errors)
+{
+    expect_extra_error("[terminal]\n", "[terminal]: no steps");
+    expect_extra_error("[terminal]\n# only a comment\n", "no steps");
+    expect_extra_error("[terminal]\nwait-for x\ntype y\n",
+                       "line 10: [terminal]: unknown step \"type\"");
+    expect_extra_error("[terminal]\nwait-for   \n", "wait-for needs an argument");
+    expect_extra_error("[terminal]\nsend\n", "send needs an argument");
+    expect_extra_error("[terminal]\nwait-exit now\n", "wait-exit takes no argument");
+    expect_extra_error("[terminal]\nsize 100\n", "size takes WIDTHxHEIGHT");
+    expect_extra_error("[terminal]\nsize 5x30\n", "size takes WIDTHxHEIGHT");
+    expect_extra_error("[terminal]\nsize 100x1\n", "size takes WIDTHxHEIGHT");
+    expect_extra_error("[terminal]\nwait-for x\nsize 100x30\n", "size must be the first step");
+    expect_extra_error("[terminal]\ntimeout 0\n", "timeout takes seconds");
+    expect_extra_error("[terminal]\nsleep 1.5\n", "sleep takes milliseconds");
+    expect_extra_error("[terminal]\nsend-keys C-c Entr\n", "\"Entr\" is not a key");
+    expect_extra_error("[terminal]\nsend x\n[stdin]\nexit\n",
+                       "[stdin] cannot be used with [terminal]");
+    expect_extra_error("[terminal]\nsend x\n[expect-stdout]\n", "[expect-stdout] cannot be used");
+    expect_extra_error("[terminal]\nsend x\n[expect-stderr-contains]\ny\n",
+                       "[expect-stderr-contains] cannot be used");
+    expect_extra_error("[terminal]\nsend x\n[expect-exit]\n0\n",
+                       "[expect-exit] with [terminal] needs a wait-exit step");
+}
+END_TEST
+
 START_TEST(test_example_cases_parse)
 {
     /* The cases shipped in the tree parse (run from the top directory, as
      * `make unit` does; elsewhere the check is skipped). */
     const char *names[] = {"conformance/cases/session.plain-roundtrip.case",
-                           "conformance/cases/auth.wrong-password.case"};
+                           "conformance/cases/auth.wrong-password.case",
+                           "conformance/cases/auth.basic-over-https.case",
+                           "conformance/cases/terminal.prompt-and-exit.case",
+                           "conformance/cases/terminal.password-no-echo.case"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (access(names[i], R_OK) != 0) continue;
         conf_case c;
@@ -361,6 +491,8 @@ int main(void)
     tcase_add_test(tc, test_subst);
     tcase_add_test(tc, test_split_args);
     tcase_add_test(tc, test_load_file);
+    tcase_add_test(tc, test_terminal_steps);
+    tcase_add_test(tc, test_terminal_errors);
     tcase_add_test(tc, test_example_cases_parse);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

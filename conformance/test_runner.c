@@ -82,6 +82,15 @@ static const char *client_sh =
     "exit) echo bye >&2; exit \"$1\";;\n"
     "big) seq 1 \"$1\";;\n"
     "segv) kill -SEGV $$;;\n"
+    /* For terminal cases: a prompt, a line read without echo, colour, a
+     * progress text cleared with \r ESC[K, then an exit status. */
+    "term) echo $$ > \"$1\"; printf 'Name: '; read name; printf 'Secret: '; stty -echo;\n"
+    "  read secret; stty echo; echo; printf 'hello %s, %d chars\\n' \"$name\" \"${#secret}\";\n"
+    "  printf 'TERM=%s PW=%s\\n' \"$TERM\" \"${ETSN_PASSWORD_FILE:-none}\";\n"
+    "  printf '\\033[31mred\\033[0m\\n'; printf 'working...'; sleep 1; printf '\\r\\033[K';\n"
+    "  read x; exit 7;;\n"
+    "intr) trap 'echo got-int; exit 5' INT; echo ready; while :; do sleep 0.1; done;;\n"
+    "size) stty size; read x;;\n"
     "esac\n";
 
 static const char *report_ok =
@@ -540,6 +549,142 @@ START_TEST(test_report_checks)
 }
 END_TEST
 
+static bool have_tmux(void)
+{
+    char p[512];
+    return conf_find_program("tmux", p, sizeof p) == 0;
+}
+
+/* [terminal]: the fake client in a tmux pane, driven by the steps. */
+START_TEST(test_terminal_cases)
+{
+    char body[4096], pidfile[600];
+    snprintf(pidfile, sizeof pidfile, "%s/term.pid", root);
+    snprintf(body, sizeof body,
+             "[fixture]\nok.json\n[args]\nterm %s\n[password]\nx\n[terminal]\nsize 60x12\n"
+             "wait-for Name:\ncursor-line Name:\nsend alice{Enter}\nwait-for Secret:\n"
+             "send s3cret{Enter}\nwait-for hello alice, 6 chars\nscreen-not-contains s3cret\n"
+             "screen-contains PW=%s/tmp/etsn-conform.\nscreen-contains-ansi \\e[31mred\n"
+             "wait-not working...\ncursor-line\nsend {Enter}\nwait-exit\n[expect-exit]\n7\n",
+             pidfile, root);
+    add_case("t.ok", body);
+    /* The pane's TERM, and [env] may take the password file away. */
+    add_case("t.env", "[fixture]\nok.json\n[args]\nterm /dev/null\n[env]\n-ETSN_PASSWORD_FILE\n"
+                      "[terminal]\nwait-for Name:\nsend a{Enter}\nwait-for Secret:\nsend b{Enter}\n"
+                      "wait-for PW=none\nscreen-contains TERM=tmux\nsend-keys Enter\nwait-exit\n");
+    add_case("t.intr", "[fixture]\nok.json\n[args]\nintr\n[terminal]\nwait-for ready\n"
+                       "send-keys C-c\nwait-for got-int\nwait-exit\n[expect-exit]\n5\n");
+    add_case("t.size", "[fixture]\nok.json\n[args]\nsize\n[terminal]\nsize 50x7\nwait-for 7 50\n"
+                       "send x{Enter}\nwait-exit\n[expect-exit]\n0\n");
+    /* Failures: a wait that times out (the screen is shown, the client
+     * killed), a wrong exit status, a check that does not hold. */
+    char pidfile2[600];
+    snprintf(pidfile2, sizeof pidfile2, "%s/term2.pid", root);
+    snprintf(body, sizeof body,
+             "[fixture]\nok.json\n[args]\nterm %s\n[terminal]\ntimeout 1\nwait-for Name:\n"
+             "wait-for never shown\nwait-exit\n",
+             pidfile2);
+    add_case("t.wait", body);
+    add_case("t.status", "[fixture]\nok.json\n[args]\nsize\n[terminal]\nwait-for 24 80\n"
+                         "send x{Enter}\nwait-exit\n[expect-exit]\n3\n");
+    add_case("t.check", "[fixture]\nok.json\n[args]\nintr\n[terminal]\nwait-for ready\n"
+                        "screen-not-contains ready\nsend-keys C-c\nwait-exit\n");
+    conf_options o;
+    base_options(&o);
+    o.jobs = 4;
+    o.filter = "t.*";
+    if (!have_tmux()) {
+        run_result r = run(&o);
+        assert_has(r.out, "SKIP t.ok\n    requires tmux, which is not on PATH");
+        free(r.out);
+        return;
+    }
+    double t0 = conf_now();
+    run_result r = run(&o);
+    ck_assert_double_lt(conf_now() - t0, 30.0);
+    ck_assert_int_eq(r.status, 1);
+    assert_has(r.out, "FAIL t.check\n");
+    assert_has(r.out, "    [terminal] line 11: screen-not-contains \"ready\": still on the screen\n"
+                      "    screen at the end (80x24):\n      |ready\n");
+    assert_has(r.out, "PASS t.env\nPASS t.intr\nPASS t.ok\nPASS t.size\nFAIL t.status\n");
+    assert_has(r.out, "exit status: expected 3, got exit status 0\n");
+    assert_has(r.out, "FAIL t.wait\n");
+    assert_has(r.out,
+               "    [terminal] line 12: wait-for \"never shown\": not on the screen after 1 s\n"
+               "    screen at the end (80x24):\n      |Name:\n");
+    assert_has(r.out, "4 passed, 3 failed\n");
+    free(r.out);
+    /* The client left waiting was killed with its pane; no tmux server
+     * or socket stays behind. */
+    char *pid = slurp(pidfile2);
+    ck_assert_ptr_nonnull(pid);
+    ck_assert_msg(process_gone((pid_t)atol(pid)), "client %s survived", pid);
+    free(pid);
+    assert_mocks_gone();
+    ck_assert_msg(dir_empty(tmp_path), "temp dirs left behind");
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ls /tmp/tmux-%d/ 2>/dev/null | grep -q 'etsn-conform-%d-'",
+             (int)getuid(), (int)getpid());
+    ck_assert_msg(system(cmd) != 0, "a tmux socket was left behind");
+
+    /* Without tmux on PATH the case is skipped, not failed. */
+    const char *path = getenv("PATH");
+    char *saved = path ? strdup(path) : NULL;
+    setenv("PATH", "/nonexistent", 1);
+    base_options(&o);
+    o.filter = "t.ok";
+    r = run(&o);
+    if (saved) setenv("PATH", saved, 1);
+    free(saved);
+    assert_has(r.out, "SKIP t.ok\n    requires tmux, which is not on PATH ([terminal])\n");
+    assert_has(r.out, "0 passed, 0 failed, 1 skipped\n");
+    free(r.out);
+}
+END_TEST
+
+/* The run's TLS material: two self-signed certificates with their keys,
+ * the first valid for localhost and 127.0.0.1, the second not. */
+START_TEST(test_tls_material)
+{
+    conf_options o;
+    base_options(&o);
+    char paths[4][4096], err[512];
+    ck_assert_msg(conf_make_tls(&o, tmp_path, paths, err, sizeof err) == 0, "%s", err);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "openssl x509 -in '%s' -noout -subject -ext subjectAltName 2>&1 | tr -d ' ' | "
+             "grep -q 'DNS:localhost,IPAddress:127.0.0.1' && "
+             "openssl verify -CAfile '%s' '%s' >/dev/null 2>&1 && "
+             "openssl x509 -in '%s' -noout -subject | grep -q elsewhere.invalid && "
+             "openssl x509 -in '%s' -noout -checkend 80000 >/dev/null && "
+             "[ \"$(stat -c %%a '%s')\" = 600 ]",
+             o.tls_cert, o.tls_cert, o.tls_cert, o.tls_wrong_cert, o.tls_cert, o.tls_key);
+    char probe[600];
+    if (conf_find_program("openssl", probe, sizeof probe) == 0)
+        ck_assert_msg(system(cmd) == 0, "certificate checks failed: %s", cmd);
+    ck_assert_str_eq(o.tls_key, paths[1]);
+    ck_assert_str_eq(o.tls_wrong_key, paths[3]);
+
+    /* The placeholders reach the mock's arguments and the client's env;
+     * the run's directory is gone afterwards. */
+    add_case("tls", "[fixture]\nok.json\n[mockd-args]\n--extra {tls_cert}\n[args]\nenv\n"
+                    "[env]\nNO_COLOR={tls_wrong_key}\n[expect-stdout-contains]\n"
+                    "/etsn-conform.run.\nwrong-name.key|\n");
+    base_options(&o);
+    o.filter = "tls";
+    run_result r = run(&o);
+    ck_assert_msg(r.status == 0, "%s", r.out);
+    free(r.out);
+    char *seen = slurp(at("fx/extra.seen"));
+    ck_assert_ptr_nonnull(seen);
+    ck_assert_ptr_nonnull(strstr(seen, "/etsn-conform.run."));
+    ck_assert_ptr_nonnull(strstr(seen, "/localhost.crt\n"));
+    free(seen);
+    for (int i = 0; i < 4; i++) unlink(paths[i]);
+    ck_assert_msg(dir_empty(tmp_path), "temp dirs left behind");
+}
+END_TEST
+
 int main(void)
 {
     /* As etsn-conform's main does: a client closing stdin early must not
@@ -557,6 +702,8 @@ int main(void)
     tcase_add_test(tc, test_big_output_streamed);
     tcase_add_test(tc, test_filter_tags_order_keep_adapter);
     tcase_add_test(tc, test_missing_client);
+    tcase_add_test(tc, test_terminal_cases);
+    tcase_add_test(tc, test_tls_material);
     suite_add_tcase(s, tc);
     TCase *unit = tcase_create("pieces");
     tcase_add_test(unit, test_diff_rendering);

@@ -16,6 +16,7 @@
 #include "../ref/core/fragment.h"
 #include "../ref/core/guid.h"
 #include "../ref/core/message.h"
+#include "../ref/core/psrp_crypto.h"
 #include "../ref/core/psrp_msgs.h"
 #include "../ref/core/wsman.h"
 
@@ -40,6 +41,8 @@ typedef enum {
     PS_RUNNING,     /* generating from the program */
     PS_WAIT_HOST,   /* a host call waits for its PIPELINE_HOST_RESPONSE */
     PS_WAIT_SIGNAL, /* <wait-signal/>: runs until Ctrl+C */
+    PS_SLEEPING,    /* <sleep ms=>: resumes at wake */
+    PS_QUEUED,      /* created while the pool is busy: starts when it is free */
     PS_FINISHED,    /* final PIPELINE_STATE queued */
 } pstate;
 
@@ -60,6 +63,11 @@ typedef struct pipe {
     fx_cursor cur;
     int64_t wait_ci;
     const fx_step *wait_step;
+    long wait_report; /* index in the report's host_calls */
+    struct timespec wake;
+    etsn_value *metadata; /* GET_COMMAND_METADATA held while the pool is busy */
+    char *tab_input;      /* TabExpansion2's inputScript, when that is the command */
+    int tab_cursor;       /* its cursorColumn (-1: the end) */
 } pipe;
 
 typedef struct shell {
@@ -73,6 +81,10 @@ typedef struct shell {
     int64_t next_ci;
     pipe *pipes;
     bool opened;
+    etsn_psrp_keys *keys;       /* the 2.3 session key, once exchanged */
+    bool broken;                /* RUNSPACEPOOL_STATE Broken sent: no more commands */
+    bool vanished;              /* <break-session mode="vanish">: every request faults */
+    struct timespec busy_until; /* <server busy-ms>: pipelines wait until then */
 } shell;
 
 typedef struct {
@@ -96,6 +108,32 @@ struct mock_engine {
 };
 
 static const etsn_guid zero_guid;
+
+/* ---- time (CLOCK_MONOTONIC, as the condition variable uses) ---- */
+
+static struct timespec now_plus(uint32_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static bool reached(const struct timespec *t)
+{
+    struct timespec now = now_plus(0);
+    return !ts_before(&now, t);
+}
 
 /* ---- facts (what happened, for expectations) ---- */
 
@@ -429,10 +467,142 @@ static int queue_state(mock_engine *e, shell *sh, pipe *p, int state, const fx_e
 
 /* ---- running a pipeline program ---- */
 
+static void command_metadata(mock_engine *e, shell *sh, pipe *p, const etsn_value *v);
+static void record_host_call(mock_engine *e, pipe *p, const fx_step *s, int64_t ci);
+
+/* An InformationalRecord (WARNING_RECORD, VERBOSE_RECORD, DEBUG_RECORD) as
+ * PowerShell serializes one without invocation info. */
+static etsn_value *informational_record(uint32_t type, const char *text)
+{
+    const char *tn = type == ETSN_MSG_WARNING_RECORD ? "System.Management.Automation.WarningRecord"
+                     : type == ETSN_MSG_VERBOSE_RECORD
+                         ? "System.Management.Automation.VerboseRecord"
+                         : "System.Management.Automation.DebugRecord";
+    const char *const t[] = {tn, "System.Management.Automation.InformationalRecord",
+                             "System.Object", NULL};
+    etsn_value *o = typed_obj(t, ETSN_COLL_NONE);
+    if (!o || etsn_obj_set_tostring(o, text) < 0 ||
+        etsn_obj_add_member(o, "InformationalRecord_Message", etsn_v_string(text)) < 0 ||
+        etsn_obj_add_member(o, "InformationalRecord_SerializeInvocationInfo", etsn_v_bool(false)) <
+            0) {
+        etsn_v_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* An InformationRecord as InformationRecord.ToPSObjectForRemoting writes it. */
+static etsn_value *information_record(mock_engine *e, const fx_step *s)
+{
+    static const char *const t[] = {"System.Management.Automation.InformationRecord",
+                                    "System.Object", NULL};
+    static const char *const lt[] = {
+        "System.Collections.Generic.List`1[[System.String, mscorlib, Version=4.0.0.0, "
+        "Culture=neutral, PublicKeyToken=b77a5c561934e089]]",
+        "System.Object", NULL};
+    etsn_value *o = typed_obj(t, ETSN_COLL_NONE);
+    etsn_value *tags = typed_obj(lt, ETSN_COLL_LST);
+    bool ok = o && tags && !etsn_obj_set_tostring(o, s->text);
+    for (size_t i = 0; ok && i < s->n_tags; i++)
+        ok = !etsn_obj_push_item(tags, etsn_v_string(s->tags[i]));
+    char when[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S.0000000+00:00", &tm);
+    char user[300];
+    const fx_user *u = e->fx->n_users ? &e->fx->users[0] : NULL;
+    snprintf(user, sizeof user, "%s%s%s", u && *u->domain ? u->domain : "",
+             u && *u->domain ? "\\" : "", u ? u->name : "");
+    if (ok) {
+        ok = !etsn_obj_add_member(o, "MessageData", etsn_v_string(s->text)) &&
+             !etsn_obj_add_member(o, "Source", etsn_v_string(s->source ? s->source : "")) &&
+             !etsn_obj_add_member(o, "TimeGenerated",
+                                  etsn_v_text(ETSN_V_DATETIME, when, strlen(when))) &&
+             !etsn_obj_add_member(o, "Tags", tags) &&
+             !etsn_obj_add_member(o, "User", etsn_v_string(user)) &&
+             !etsn_obj_add_member(o, "Computer", etsn_v_string(e->fx->computer)) &&
+             !etsn_obj_add_member(o, "ProcessId", etsn_v_uint(ETSN_V_U32, 4242)) &&
+             !etsn_obj_add_member(o, "NativeThreadId", etsn_v_uint(ETSN_V_U32, 1)) &&
+             !etsn_obj_add_member(o, "ManagedThreadId", etsn_v_uint(ETSN_V_U32, 1));
+        tags = NULL;
+    }
+    etsn_v_free(tags);
+    if (!ok) {
+        etsn_v_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int queue_stream(mock_engine *e, shell *sh, pipe *p, const fx_step *s, uint64_t n)
+{
+    if (s->stream == ETSN_MSG_INFORMATION_RECORD)
+        return queue_owned(e, sh, p, s->stream, information_record(e, s), n);
+    if (s->via == FX_VIA_HOST_CALL) {
+        int method = s->stream == ETSN_MSG_WARNING_RECORD   ? 22  /* WriteWarningLine */
+                     : s->stream == ETSN_MSG_VERBOSE_RECORD ? 21  /* WriteVerboseLine */
+                                                            : 19; /* WriteDebugLine */
+        etsn_value *t = etsn_v_string(s->text);
+        if (!t) return -1;
+        const etsn_value *items[1] = {t};
+        int rc = queue_owned(e, sh, p, ETSN_MSG_PIPELINE_HOST_CALL,
+                             host_call(-100, method, items, 1), n);
+        etsn_v_free(t);
+        return rc;
+    }
+    return queue_owned(e, sh, p, s->stream, informational_record(s->stream, s->text), n);
+}
+
+static int queue_progress(mock_engine *e, shell *sh, pipe *p, const fx_step *s, uint64_t n)
+{
+    if (s->via == FX_VIA_MESSAGE)
+        return queue_value(e, sh, p, ETSN_MSG_PROGRESS_RECORD, s->values[0], n);
+    /* WriteProgress(Int64 sourceId, ProgressRecord record) */
+    etsn_value *src = etsn_v_i64(s->source_id);
+    if (!src) return -1;
+    const etsn_value *items[2] = {src, s->values[0]};
+    int rc = queue_owned(e, sh, p, ETSN_MSG_PIPELINE_HOST_CALL, host_call(-100, 20, items, 2), n);
+    etsn_v_free(src);
+    return rc;
+}
+
+/* <break-session>: the pool breaks (RUNSPACEPOOL_STATE Broken with the
+ * error, the pipeline fails) or the shell vanishes (every later request
+ * naming it gets WinRM's shell-not-found fault). */
+static void break_session(mock_engine *e, shell *sh, pipe *p, const fx_step *s)
+{
+    etsn_error_record r;
+    to_record(&s->error, &r);
+    if (s->vanish) {
+        sh->vanished = true;
+        event(e, "session-broken", "shell %s vanished during '%s'", sh->shell_id,
+              p->text ? p->text : "");
+        p->st = PS_FINISHED;
+        return;
+    }
+    sh->broken = true;
+    event(e, "session-broken", "RUNSPACEPOOL_STATE Broken during '%s'", p->text ? p->text : "");
+    queue_owned(e, sh, NULL, ETSN_MSG_RUNSPACEPOOL_STATE,
+                etsn_msg_runspacepool_state(ETSN_POOL_BROKEN, etsn_msg_error_record(&r, NULL)), 0);
+    queue_state(e, sh, p, ETSN_PIPE_FAILED, &s->error);
+}
+
 /* Generates until something is queued, the pipeline blocks or ends. */
 static void generate(mock_engine *e, shell *sh, pipe *p)
 {
-    while (p->st == PS_RUNNING && !p->out.head) {
+    if (p->st == PS_SLEEPING && reached(&p->wake)) p->st = PS_RUNNING;
+    if (p->st == PS_QUEUED && reached(&sh->busy_until)) {
+        event(e, "busy-ended", "'%s' starts", p->text ? p->text : "");
+        p->st = PS_RUNNING;
+        if (p->metadata) {
+            etsn_value *v = p->metadata;
+            p->metadata = NULL;
+            command_metadata(e, sh, p, v);
+            etsn_v_free(v);
+        }
+    }
+    while (p->st == PS_RUNNING && !p->out.head && !sh->vanished) {
         uint64_t n = 0;
         const fx_step *s = fx_cursor_next(&p->cur, &n);
         if (!s) {
@@ -449,9 +619,32 @@ static void generate(mock_engine *e, shell *sh, pipe *p)
                 p->st = PS_WAIT_HOST;
                 p->wait_ci = ci;
                 p->wait_step = s;
+                record_host_call(e, p, s, ci);
             }
             break;
         }
+        case FX_SLEEP:
+            p->st = PS_SLEEPING;
+            p->wake = now_plus(s->ms);
+            break;
+        case FX_PROGRESS:
+            queue_progress(e, sh, p, s, n);
+            break;
+        case FX_STREAM:
+            queue_stream(e, sh, p, s, n);
+            break;
+        case FX_INCOMPLETE:
+            event(e, "incomplete-input", "'%s' fails with IncompleteParseException",
+                  p->text ? p->text : "");
+            queue_state(e, sh, p, ETSN_PIPE_FAILED, &s->error);
+            break;
+        case FX_BREAK:
+            break_session(e, sh, p, s);
+            break;
+        case FX_KEY_REQUEST:
+            queue_owned(e, sh, NULL, ETSN_MSG_PUBLIC_KEY_REQUEST, etsn_v_string(""), 0);
+            event(e, "public-key-request", "sent during '%s'", p->text ? p->text : "");
+            break;
         case FX_OUTPUT:
             for (size_t i = 0; i < s->n_values; i++)
                 queue_value(e, sh, p, ETSN_MSG_PIPELINE_OUTPUT, s->values[i], n);
@@ -638,6 +831,205 @@ static int program_not_found(mock_engine *e, pipe *p, const char *line)
     return fe->message && fe->position ? 0 : -1;
 }
 
+/* ---- TabExpansion2 (remote tab completion) ----
+ * PowerShell's console completes against a remote runspace with
+ * CommandCompletion.CompleteInput, which runs the command TabExpansion2
+ * with three positional arguments (input, cursor index, options); a script
+ * may also name them (-inputScript, -cursorColumn). The answer is one
+ * CommandCompletion object. */
+
+static bool param_is(const char *given, const char *full)
+{
+    size_t l = strlen(given);
+    return l && l <= strlen(full) && !strncasecmp(given, full, l);
+}
+
+/* Next token of a simple command line: a quoted string ('..' with ''
+ * doubling, ".." with `" escapes) or a bare word. NULL at the end. */
+static char *next_token(const char **pp)
+{
+    const char *p = *pp;
+    while (isspace((unsigned char)*p)) p++;
+    if (!*p) return NULL;
+    etsn_buf b = ETSN_BUF_INIT;
+    if (*p == '\'' || *p == '"') {
+        char q = *p++;
+        while (*p) {
+            if (*p == q && q == '\'' && p[1] == '\'') {
+                etsn_buf_append_byte(&b, '\'');
+                p += 2;
+            } else if (q == '"' && *p == '`' && p[1]) {
+                etsn_buf_append_byte(&b, (uint8_t)p[1]);
+                p += 2;
+            } else if (*p == q) {
+                p++;
+                break;
+            } else {
+                etsn_buf_append_byte(&b, (uint8_t)*p++);
+            }
+        }
+    } else {
+        while (*p && !isspace((unsigned char)*p)) etsn_buf_append_byte(&b, (uint8_t)*p++);
+    }
+    *pp = p;
+    char *t = b.data ? etsn_buf_steal(&b) : strdup("");
+    etsn_buf_free(&b);
+    return t;
+}
+
+/* Learns TabExpansion2's input and cursor from the first command. */
+static void learn_tab_expansion(pipe *p, const etsn_value *cmd)
+{
+    const char *c = etsn_v_as_str(etsn_v_get(cmd, "Cmd"));
+    const etsn_value *is_script = etsn_v_get(cmd, "IsScript");
+    bool script = is_script && is_script->kind == ETSN_V_BOOL && is_script->num.b;
+    if (!c) return;
+    char *input = NULL;
+    int64_t cursor = -1;
+    if (!script) {
+        if (strcasecmp(c, "TabExpansion2")) return;
+        const etsn_value *args = etsn_v_get(cmd, "Args");
+        int pos = 0;
+        for (size_t i = 0; args && i < args->n_items; i++) {
+            const etsn_value *n = etsn_v_get(args->items[i], "N");
+            const etsn_value *v = etsn_v_get(args->items[i], "V");
+            const char *ns = n && n->kind != ETSN_V_NIL ? etsn_v_as_str(n) : NULL;
+            if (ns && *ns == '-') ns++;
+            bool is_input = ns ? param_is(ns, "inputScript") : pos == 0;
+            bool is_cursor = ns ? param_is(ns, "cursorColumn") : pos == 1;
+            if (!ns) pos++;
+            if (is_input && v && !input) input = strdup(etsn_v_as_str(v) ? etsn_v_as_str(v) : "");
+            if (is_cursor && v) etsn_v_as_i64(v, &cursor);
+        }
+    } else {
+        const char *q = c;
+        char *w = next_token(&q);
+        if (!w || strcasecmp(w, "TabExpansion2")) {
+            free(w);
+            return;
+        }
+        free(w);
+        int pos = 0;
+        char *t;
+        while ((t = next_token(&q))) {
+            char *val = NULL;
+            bool is_input = false, is_cursor = false;
+            if (t[0] == '-' && t[1]) {
+                char *colon = strchr(t, ':');
+                if (colon) *colon = 0;
+                is_input = param_is(t + 1, "inputScript");
+                is_cursor = param_is(t + 1, "cursorColumn");
+                val = colon ? strdup(colon + 1) : next_token(&q);
+            } else {
+                is_input = pos == 0;
+                is_cursor = pos == 1;
+                pos++;
+                val = strdup(t);
+            }
+            if (is_input && val && !input) {
+                input = val;
+                val = NULL;
+            } else if (is_cursor && val) {
+                cursor = strtoll(val, NULL, 10);
+            }
+            free(val);
+            free(t);
+        }
+    }
+    if (!input) return;
+    p->tab_input = input;
+    p->tab_cursor = cursor < 0 || cursor > (int64_t)strlen(input) ? -1 : (int)cursor;
+}
+
+static etsn_value *completion_result(const fx_match *m)
+{
+    static const char *const t[] = {"System.Management.Automation.CompletionResult",
+                                    "System.Object", NULL};
+    etsn_value *o = typed_obj(t, ETSN_COLL_NONE);
+    if (!o || etsn_obj_set_tostring(o, "System.Management.Automation.CompletionResult") < 0 ||
+        etsn_obj_add_prop(o, "CompletionText", etsn_v_string(m->text)) < 0 ||
+        etsn_obj_add_prop(o, "ListItemText", etsn_v_string(m->list_item)) < 0 ||
+        etsn_obj_add_prop(o, "ResultType",
+                          etsn_enum_value("System.Management.Automation.CompletionResultType",
+                                          m->type_name, m->type)) < 0 ||
+        etsn_obj_add_prop(o, "ToolTip", etsn_v_string(m->tooltip)) < 0) {
+        etsn_v_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+static etsn_value *command_completion(const fx_completion *c, const char *input, int cursor)
+{
+    static const char *const t[] = {"System.Management.Automation.CommandCompletion",
+                                    "System.Object", NULL};
+    static const char *const ct[] = {
+        "System.Collections.ObjectModel.Collection`1[[System.Management.Automation."
+        "CompletionResult, System.Management.Automation, Version=3.0.0.0, Culture=neutral, "
+        "PublicKeyToken=31bf3856ad364e35]]",
+        "System.Object", NULL};
+    /* The word around the cursor is what a match replaces. */
+    int start = cursor, end = cursor;
+    while (start > 0 && !isspace((unsigned char)input[start - 1])) start--;
+    while (input[end] && !isspace((unsigned char)input[end])) end++;
+    int ri = c && c->replacement_index >= 0 ? c->replacement_index : start;
+    int rl = c && c->replacement_length >= 0 ? c->replacement_length : end - start;
+    etsn_value *o = typed_obj(t, ETSN_COLL_NONE);
+    etsn_value *list = typed_obj(ct, ETSN_COLL_LST);
+    bool ok = o && list;
+    for (size_t i = 0; ok && c && i < c->n_matches; i++) {
+        etsn_value *r = completion_result(&c->matches[i]);
+        ok = r && !etsn_obj_push_item(list, r);
+    }
+    ok = ok && !etsn_obj_set_tostring(o, "System.Management.Automation.CommandCompletion") &&
+         !etsn_obj_add_prop(o, "CurrentMatchIndex", etsn_v_i32(-1)) &&
+         !etsn_obj_add_prop(o, "ReplacementIndex", etsn_v_i32(c && c->n_matches ? ri : cursor)) &&
+         !etsn_obj_add_prop(o, "ReplacementLength", etsn_v_i32(c && c->n_matches ? rl : 0));
+    if (ok) {
+        ok = !etsn_obj_add_prop(o, "CompletionMatches", list);
+        list = NULL;
+    }
+    etsn_v_free(list);
+    if (!ok) {
+        etsn_v_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int program_completion(mock_engine *e, pipe *p)
+{
+    int cursor = p->tab_cursor < 0 ? (int)strlen(p->tab_input) : p->tab_cursor;
+    const fx_completion *c = mock_fixture_find_completion(e->fx, p->tab_input, cursor);
+    char key[600];
+    snprintf(key, sizeof key, "completion:%s", p->tab_input);
+    if (c) {
+        add_fact(e, key, true, p->command_id);
+        event(e, "completion", "'%s' cursor %d: %zu match(es)", p->tab_input, cursor, c->n_matches);
+    } else {
+        const fx_completion *near = NULL;
+        for (size_t i = 0; i < e->fx->n_completions; i++)
+            if (!near || !strncmp(e->fx->completions[i].input, p->tab_input,
+                                  strlen(e->fx->completions[i].input)))
+                near = &e->fx->completions[i];
+        char nearest[600];
+        if (near)
+            snprintf(nearest, sizeof nearest, "<completion input=\"%s\" cursor=\"%d\"> (line %d)",
+                     near->input, near->cursor < 0 ? (int)strlen(near->input) : near->cursor,
+                     near->line);
+        else
+            snprintf(nearest, sizeof nearest, "a <completion> in the fixture");
+        unmatched(e, "TabExpansion2", nearest, "no completion for input '%s' cursor %d",
+                  p->tab_input, cursor);
+        event(e, "completion", "'%s' cursor %d: no <completion>, empty answer", p->tab_input,
+              cursor);
+    }
+    fx_step *s = own_steps(p, 1);
+    if (!s) return -1;
+    s->kind = FX_OUTPUT;
+    return step_value(s, command_completion(c, p->tab_input, cursor));
+}
+
 /* Chooses what a pipeline runs: a fixture pipeline, a built-in, or the
  * CommandNotFoundException. */
 static int choose_program(mock_engine *e, pipe *p)
@@ -648,6 +1040,8 @@ static int choose_program(mock_engine *e, pipe *p)
     if (fp) {
         p->steps = fp->steps;
         p->n_steps = fp->n_steps;
+    } else if (p->tab_input) {
+        if (program_completion(e, p) < 0) return -1;
     } else if (!strcasecmp(t, "prompt")) {
         fx_step *s = own_steps(p, 1);
         if (!s) return -1;
@@ -670,7 +1064,12 @@ static int choose_program(mock_engine *e, pipe *p)
         if (step_value(s, etsn_v_i32(code)) < 0) return -1;
     } else {
         if (program_not_found(e, p, p->text) < 0) return -1;
-        event(e, "command-not-found", "%s", t);
+        const fx_pipeline *near = mock_fixture_nearest_pipeline(e->fx, t);
+        if (near)
+            event(e, "command-not-found", "%s (nearest fixture pipeline: '%s', line %d)", t,
+                  near->command, near->line);
+        else
+            event(e, "command-not-found", "%s", t);
     }
     fx_cursor_init(&p->cur, p->steps, p->n_steps);
     return 0;
@@ -731,6 +1130,7 @@ static void start_pipeline(mock_engine *e, shell *sh, pipe *p, const etsn_value 
     bool merge = false;
     if (cmds && cmds->n_items) {
         command_text(cmds->items[0], &text);
+        learn_tab_expansion(p, cmds->items[0]);
         for (size_t i = 0; i < cmds->n_items; i++) {
             const char *c = etsn_v_as_str(etsn_v_get(cmds->items[i], "Cmd"));
             if (c && !strcasecmp(c, "Out-Default")) merge = true;
@@ -751,7 +1151,16 @@ static void start_pipeline(mock_engine *e, shell *sh, pipe *p, const etsn_value 
     snprintf(key, sizeof key, "pipeline:%s", p->text);
     add_fact(e, key, true, p->command_id);
     event(e, "pipeline", "%s", p->text);
-    if (choose_program(e, p) < 0) queue_state(e, sh, p, ETSN_PIPE_FAILED, NULL);
+    if (choose_program(e, p) < 0) {
+        queue_state(e, sh, p, ETSN_PIPE_FAILED, NULL);
+        return;
+    }
+    if (!reached(&sh->busy_until)) {
+        /* A busy pool queues the pipeline: the Command succeeds, nothing
+         * runs until a runspace is free. */
+        p->st = PS_QUEUED;
+        event(e, "busy-queued", "'%s' waits for the busy pool", p->text);
+    }
 }
 
 static etsn_value *command_info(const char *name)
@@ -806,7 +1215,7 @@ static void command_metadata(mock_engine *e, shell *sh, pipe *p, const etsn_valu
         etsn_buf_printf(&asked, "%s%s", asked.len ? ", " : "", nm);
         if (mock_fixture_has_command(e->fx, nm)) found[n_found++] = nm;
     }
-    p->text = strdup("(GET_COMMAND_METADATA)");
+    if (!p->text) p->text = strdup("(GET_COMMAND_METADATA)");
     add_fact(e, "command-metadata-requested", true, asked.data ? (char *)asked.data : "");
     event(e, "command-metadata", "%s", asked.data ? (char *)asked.data : "");
     etsn_buf_free(&asked);
@@ -824,32 +1233,271 @@ static void command_metadata(mock_engine *e, shell *sh, pipe *p, const etsn_valu
     queue_state(e, sh, p, ETSN_PIPE_COMPLETED, NULL);
 }
 
-static bool answer_matches(const fx_step *s, const etsn_value *mr, const etsn_value *me, char *why,
-                           size_t whylen)
+/* ---- host call answers, compared by meaning ---- */
+
+static const char *pipe_label(const pipe *p)
 {
-    if (s->expect_error) {
-        if (me && me->kind != ETSN_V_NIL) return true;
-        snprintf(why, whylen, "expected an error answer (me), got none");
-        return false;
+    return p->text ? p->text : p->command_id;
+}
+
+static void record_host_call(mock_engine *e, pipe *p, const fx_step *s, int64_t ci)
+{
+    char key[300];
+    snprintf(key, sizeof key, "host-response:%s",
+             s->id ? s->id : etsn_host_method_name(s->method_id));
+    const char *m = etsn_host_method_name(s->method_id);
+    p->wait_report = mock_report_host_call(e->report, key, m ? m : "?", pipe_label(p), ci);
+}
+
+/* A SecureString's text: decrypted with the shell's session key (protocol
+ * 2.3 and earlier), or the plain UTF-16LE bytes a 2.4 server receives. */
+static bool secure_text(mock_engine *e, const shell *sh, const etsn_value *v, etsn_buf *out)
+{
+    etsn_buf plain = ETSN_BUF_INIT;
+    bool ok;
+    if (!strcmp(e->fx->protocol, "2.4")) {
+        ok = !etsn_utf16le_to_utf8((const uint8_t *)v->str, v->str_len, out);
+    } else if (sh && sh->keys && etsn_psrp_keys_ready(sh->keys)) {
+        ok = !etsn_secure_string_decrypt(sh->keys, (const uint8_t *)v->str, v->str_len, &plain) &&
+             !etsn_utf16le_to_utf8(plain.data ? plain.data : (const uint8_t *)"", plain.len, out);
+        if (!ok)
+            etsn_buf_append_str(out, "(a SecureString that does not decrypt with the session key)");
+    } else {
+        etsn_buf_append_str(out, "(a SecureString, but no session key was exchanged)");
+        ok = false;
     }
-    if (me && me->kind != ETSN_V_NIL) {
-        snprintf(why, whylen, "the client answered with an error");
-        return false;
-    }
-    if (!s->expect) return true;
-    etsn_buf d = ETSN_BUF_INIT;
-    const char *got = mr ? etsn_v_as_str(mr) : NULL;
-    if (!got && mr) {
-        etsn_v_display(mr, &d);
-        got = d.data ? (const char *)d.data : "";
-    }
-    bool ok = got && !strcmp(got, s->expect);
-    if (!ok) snprintf(why, whylen, "expected '%s', got '%s'", s->expect, got ? got : "(no mr)");
-    etsn_buf_free(&d);
+    if (plain.data) etsn_secure_zero(plain.data, plain.len);
+    etsn_buf_free(&plain);
     return ok;
 }
 
-static void host_response(mock_engine *e, pipe *p, const etsn_value *v)
+static bool is_list(const etsn_value *v)
+{
+    return v && v->kind == ETSN_V_OBJ &&
+           (v->coll == ETSN_COLL_LST || v->coll == ETSN_COLL_IE || v->coll == ETSN_COLL_STK ||
+            v->coll == ETSN_COLL_QUE);
+}
+
+/* What a value means, as text a fixture can state: strings as they are,
+ * numbers in decimal, a Char as the character, a SecureString decrypted,
+ * a list as its items joined with ",", a KeyInfo as its character, a
+ * PSCredential as its user name, {T, V} (EncodeObjectWithType) as V, an
+ * enum as its number. Returns false when a SecureString cannot be read. */
+static bool value_text(mock_engine *e, const shell *sh, const etsn_value *v, etsn_buf *out)
+{
+    if (!v) return true;
+    switch (v->kind) {
+    case ETSN_V_NIL:
+        return true;
+    case ETSN_V_BOOL:
+        etsn_buf_append_str(out, v->num.b ? "True" : "False");
+        return true;
+    case ETSN_V_I8:
+    case ETSN_V_I16:
+    case ETSN_V_I32:
+    case ETSN_V_I64:
+        etsn_buf_printf(out, "%" PRId64, v->num.i);
+        return true;
+    case ETSN_V_U8:
+    case ETSN_V_U16:
+    case ETSN_V_U32:
+    case ETSN_V_U64:
+        etsn_buf_printf(out, "%" PRIu64, v->num.u);
+        return true;
+    case ETSN_V_DOUBLE:
+    case ETSN_V_FLOAT:
+        etsn_buf_printf(out, "%g", v->num.d);
+        return true;
+    case ETSN_V_CHAR: {
+        uint8_t u16[2] = {(uint8_t)(v->num.i & 0xFF), (uint8_t)((v->num.i >> 8) & 0xFF)};
+        return !etsn_utf16le_to_utf8(u16, 2, out);
+    }
+    case ETSN_V_SECURESTRING:
+        return secure_text(e, sh, v, out);
+    case ETSN_V_BYTES:
+        etsn_buf_printf(out, "(%zu bytes)", v->str_len);
+        return true;
+    case ETSN_V_OBJ: {
+        if (v->base) return value_text(e, sh, v->base, out);
+        const etsn_value *x;
+        if ((x = etsn_v_get(v, "character"))) return value_text(e, sh, x, out); /* KeyInfo */
+        if (etsn_v_get(v, "T") && (x = etsn_v_get(v, "V"))) return value_text(e, sh, x, out);
+        if ((x = etsn_v_get(v, "UserName"))) return value_text(e, sh, x, out); /* PSCredential */
+        if (is_list(v)) {
+            bool ok = true;
+            for (size_t i = 0; i < v->n_items; i++) {
+                if (i) etsn_buf_append_byte(out, ',');
+                ok = value_text(e, sh, v->items[i], out) && ok;
+            }
+            return ok;
+        }
+        if (v->coll == ETSN_COLL_DCT) {
+            bool ok = true;
+            for (size_t i = 0; i + 1 < v->n_items; i += 2) {
+                if (i) etsn_buf_append_str(out, "; ");
+                ok = value_text(e, sh, v->items[i], out) && ok;
+                etsn_buf_append_str(out, "=");
+                ok = value_text(e, sh, v->items[i + 1], out) && ok;
+            }
+            return ok;
+        }
+        if (v->to_string) {
+            etsn_buf_append_str(out, v->to_string);
+            return true;
+        }
+        return !etsn_v_display(v, out);
+    }
+    default:
+        if (v->str) etsn_buf_append(out, v->str, v->str_len);
+        return true;
+    }
+}
+
+static char *text_of(mock_engine *e, const shell *sh, const etsn_value *v, bool *ok)
+{
+    etsn_buf b = ETSN_BUF_INIT;
+    bool r = value_text(e, sh, v, &b);
+    if (ok) *ok = r;
+    char *t = b.data ? etsn_buf_steal(&b) : strdup("");
+    etsn_buf_free(&b);
+    return t;
+}
+
+/* Both texts with blanks around commas removed: "0, 2" means "0,2". */
+static bool same_list_text(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a == ' ') a++;
+        while (*b == ' ') b++;
+        if (!*a || !*b) return !*a && !*b;
+        if (*a != *b) return false;
+        a++;
+        b++;
+    }
+}
+
+/* A dictionary entry by key (case-insensitive, as PowerShell's Prompt
+ * results are looked up), unwrapping {T, V}. */
+static const etsn_value *dict_value(const etsn_value *d, const char *key)
+{
+    if (!d || d->kind != ETSN_V_OBJ) return NULL;
+    if (d->base) d = d->base;
+    for (size_t i = 0; d->coll == ETSN_COLL_DCT && i + 1 < d->n_items; i += 2) {
+        const char *k = etsn_v_as_str(d->items[i]);
+        if (k && !strcasecmp(k, key)) return d->items[i + 1];
+    }
+    return NULL;
+}
+
+static bool check_field(mock_engine *e, const shell *sh, const fx_expect_field *f,
+                        const etsn_value *mr, etsn_buf *why)
+{
+    const etsn_value *v = dict_value(mr, f->name);
+    if (!v) {
+        etsn_buf_printf(why, "%sno field '%s' in the answer", why->len ? "; " : "", f->name);
+        return false;
+    }
+    if (v->kind == ETSN_V_OBJ && etsn_v_get(v, "T") && etsn_v_get(v, "V")) v = etsn_v_get(v, "V");
+    if (f->is_list) {
+        const etsn_value *l = v->kind == ETSN_V_OBJ && v->base ? v->base : v;
+        bool ok = is_list(l) && l->n_items == f->n_items;
+        for (size_t i = 0; ok && i < f->n_items; i++) {
+            char *t = text_of(e, sh, l->items[i], NULL);
+            ok = t && !strcmp(t, f->items[i]);
+            free(t);
+        }
+        if (!ok) {
+            char *t = text_of(e, sh, v, NULL);
+            etsn_buf_printf(why, "%sfield '%s': expected %zu item(s), got '%s'%s",
+                            why->len ? "; " : "", f->name, f->n_items, t ? t : "",
+                            is_list(l) ? "" : " (not a list)");
+            free(t);
+        }
+        return ok;
+    }
+    bool dec;
+    char *t = text_of(e, sh, v, &dec);
+    bool ok = dec && t && !strcmp(t, f->text);
+    if (!ok)
+        etsn_buf_printf(why, "%sfield '%s': expected '%s', got '%s'", why->len ? "; " : "", f->name,
+                        f->text, t ? t : "");
+    free(t);
+    return ok;
+}
+
+/* Whether the answer is what the fixture expects; got receives what
+ * arrived (for the report), why the differences. */
+static bool check_answer(mock_engine *e, const shell *sh, const fx_step *s, const etsn_value *mr,
+                         const etsn_value *me, etsn_buf *got, etsn_buf *why)
+{
+    if (me && me->kind != ETSN_V_NIL) {
+        etsn_error_record r;
+        etsn_error_record_read(me, &r);
+        etsn_buf_printf(got, "an error: %s", r.message ? r.message : "(no message)");
+        if (s->expect_error) return true;
+        etsn_buf_append_str(why, "the client answered with an error");
+        return false;
+    }
+    if (s->expect_error) {
+        etsn_buf_append_str(why, "expected an error answer (me), got none");
+        value_text(e, sh, mr, got);
+        return false;
+    }
+    bool ok = true;
+    if (s->method_id == 24 || s->method_id == 25) {
+        const etsn_value *u = mr ? etsn_v_get(mr, "UserName") : NULL;
+        const etsn_value *pw = mr ? etsn_v_get(mr, "Password") : NULL;
+        char *ut = text_of(e, sh, u, NULL);
+        bool dec = false;
+        char *pt = pw ? text_of(e, sh, pw, &dec) : NULL;
+        etsn_buf_printf(got, "user '%s', password %s%s%s", ut ? ut : "",
+                        pw ? (dec ? "'" : "") : "(none)", pw && pt ? pt : "",
+                        pw ? (dec ? "'" : "") : "");
+        if (!mr || mr->kind != ETSN_V_OBJ) {
+            etsn_buf_append_str(why, "expected a PSCredential");
+            ok = false;
+        }
+        if (s->expect_user && (!ut || strcasecmp(ut, s->expect_user))) {
+            etsn_buf_printf(why, "%suser: expected '%s'", why->len ? "; " : "", s->expect_user);
+            ok = false;
+        }
+        if (s->expect_password && (!dec || !pt || strcmp(pt, s->expect_password))) {
+            etsn_buf_printf(why, "%spassword differs%s", why->len ? "; " : "",
+                            pw && !dec ? " (it could not be decrypted)" : "");
+            ok = false;
+        }
+        if (pt) etsn_secure_zero(pt, strlen(pt));
+        free(ut);
+        free(pt);
+    } else {
+        bool dec = value_text(e, sh, mr, got);
+        if (s->method_id == 12 && mr && mr->kind != ETSN_V_SECURESTRING &&
+            !(mr->kind == ETSN_V_OBJ && mr->base && mr->base->kind == ETSN_V_SECURESTRING)) {
+            etsn_buf_printf(why, "expected a SecureString");
+            ok = false;
+        }
+        if (!dec) {
+            etsn_buf_printf(why, "%sa SecureString could not be read", why->len ? "; " : "");
+            ok = false;
+        }
+    }
+    if (s->expect && ok) {
+        char *t = text_of(e, sh, mr, NULL);
+        bool same = t && (is_list(mr) || (mr && mr->kind == ETSN_V_OBJ && is_list(mr->base))
+                              ? same_list_text(t, s->expect)
+                          : mr && mr->kind == ETSN_V_BOOL ? !strcasecmp(t, s->expect)
+                                                          : !strcmp(t, s->expect));
+        if (!same) {
+            etsn_buf_printf(why, "expected '%s', got '%s'", s->expect, t ? t : "");
+            ok = false;
+        }
+        free(t);
+    }
+    for (size_t i = 0; i < s->n_fields; i++) ok = check_field(e, sh, &s->fields[i], mr, why) && ok;
+    return ok;
+}
+
+static void host_response(mock_engine *e, shell *sh, pipe *p, const etsn_value *v)
 {
     int64_t ci = 0;
     const etsn_value *civ = etsn_v_get(v, "ci");
@@ -859,25 +1507,43 @@ static void host_response(mock_engine *e, pipe *p, const etsn_value *v)
         return;
     }
     if (p->st != PS_WAIT_HOST || ci != p->wait_ci) {
-        char nearest[128];
+        char nearest[300];
         if (p->st == PS_WAIT_HOST)
-            snprintf(nearest, sizeof nearest, "PIPELINE_HOST_RESPONSE ci=%" PRId64, p->wait_ci);
+            snprintf(nearest, sizeof nearest, "PIPELINE_HOST_RESPONSE ci=%" PRId64 " (%s)",
+                     p->wait_ci, etsn_host_method_name(p->wait_step->method_id));
         else
-            snprintf(nearest, sizeof nearest, "no host call is waiting on this pipeline");
+            snprintf(nearest, sizeof nearest, "no host call is waiting on pipeline '%s'",
+                     pipe_label(p));
         unmatched(e, "PIPELINE_HOST_RESPONSE", nearest,
                   "host response ci=%" PRId64 " answers a call never made", ci);
         return;
     }
     const fx_step *s = p->wait_step;
-    char why[512] = "";
-    bool ok = answer_matches(s, etsn_v_get(v, "mr"), etsn_v_get(v, "me"), why, sizeof why);
+    int64_t mi = 0;
+    const etsn_value *miv = etsn_v_get(v, "mi");
+    etsn_buf got = ETSN_BUF_INIT, why = ETSN_BUF_INIT;
+    bool ok = check_answer(e, sh, s, etsn_v_get(v, "mr"), etsn_v_get(v, "me"), &got, &why);
+    if (miv && etsn_v_as_i64(miv, &mi) && mi != s->method_id) {
+        etsn_buf_printf(&why, "%smi is %" PRId64 ", the call was %d (%s)", why.len ? "; " : "", mi,
+                        s->method_id, etsn_host_method_name(s->method_id));
+        ok = false;
+    }
     char key[300];
     snprintf(key, sizeof key, "host-response:%s",
              s->id ? s->id : etsn_host_method_name(s->method_id));
-    char detail[700];
-    snprintf(detail, sizeof detail, "ci=%" PRId64 " %s%s", ci, ok ? "answered" : "", why);
-    add_fact(e, key, ok, detail);
-    event(e, "host-response", "%s %s", key, ok ? "ok" : why);
+    etsn_buf detail = ETSN_BUF_INIT;
+    etsn_buf_printf(&detail, "ci=%" PRId64 " %s answered %s%s%s", ci,
+                    etsn_host_method_name(s->method_id), got.data ? (char *)got.data : "",
+                    why.len ? " -- " : "", why.data ? (char *)why.data : "");
+    const char *d = detail.data ? (const char *)detail.data : "";
+    add_fact(e, key, ok, d);
+    mock_report_host_answer(e->report, p->wait_report, ok, d);
+    event(e, "host-response", "%s %s", key, ok ? "met" : d);
+    if (got.data) etsn_secure_zero(got.data, got.len);
+    if (detail.data) etsn_secure_zero(detail.data, detail.len);
+    etsn_buf_free(&got);
+    etsn_buf_free(&why);
+    etsn_buf_free(&detail);
     p->st = PS_RUNNING;
     p->wait_step = NULL;
 }
@@ -897,6 +1563,48 @@ static etsn_value *parse_body(mock_engine *e, const etsn_message *m, const char 
     etsn_value *v = etsn_clixml_parse((const char *)m->data, m->len, NULL, err, sizeof err);
     if (!v) unmatched(e, type, type, "CLIXML does not parse: %s", err);
     return v;
+}
+
+/* PUBLIC_KEY: protocol 2.3 and earlier answer with ENCRYPTED_SESSION_KEY
+ * (a fresh AES-256 key wrapped for the client's RSA key) and keep the key
+ * to read SecureStrings in host responses; 2.4 has no exchange. */
+static void public_key(mock_engine *e, shell *sh, const etsn_message *m, const char *tn)
+{
+    if (!strcmp(e->fx->protocol, "2.4")) {
+        unmatched(e, tn, "no key exchange (protocol 2.4)",
+                  "PUBLIC_KEY sent to a protocol 2.4 server: 2.4 sends SecureStrings without a "
+                  "session key");
+        add_fact(e, "session-key-exchanged", false, "PUBLIC_KEY sent to a 2.4 server");
+        event(e, "unexpected-public-key", "protocol 2.4");
+        return;
+    }
+    etsn_value *v = parse_body(e, m, tn);
+    if (!v) return;
+    const char *pub = etsn_v_as_str(etsn_v_get(v, "PublicKey"));
+    char err[256] = "";
+    etsn_psrp_keys *k = pub ? etsn_psrp_keys_server_new(pub, err, sizeof err) : NULL;
+    etsn_v_free(v);
+    if (!k) {
+        unmatched(e, tn, "PUBLIC_KEY {PublicKey: base64 CAPI PUBLICKEYBLOB}", "%s",
+                  pub ? err : "no PublicKey member");
+        add_fact(e, "session-key-exchanged", false, pub ? err : "no PublicKey member");
+        return;
+    }
+    etsn_buf b64 = ETSN_BUF_INIT;
+    etsn_value *o = NULL;
+    if (!etsn_psrp_keys_session_key_blob(k, &b64) && b64.data && (o = etsn_v_obj()) &&
+        !etsn_obj_add_member(o, "EncryptedSessionKey", etsn_v_string((const char *)b64.data))) {
+        queue_owned(e, sh, NULL, ETSN_MSG_ENCRYPTED_SESSION_KEY, o, 0);
+        etsn_psrp_keys_free(sh->keys);
+        sh->keys = k;
+        add_fact(e, "session-key-exchanged", true, sh->shell_id);
+        event(e, "key-exchange", "ENCRYPTED_SESSION_KEY sent");
+    } else {
+        etsn_v_free(o);
+        etsn_psrp_keys_free(k);
+        event(e, "internal-error", "cannot build ENCRYPTED_SESSION_KEY");
+    }
+    etsn_buf_free(&b64);
 }
 
 static etsn_value *pool_reply(const char *ci_name, int64_t ci, etsn_value *resp)
@@ -951,6 +1659,15 @@ static int on_pool_message(dctx *c, const etsn_message *m)
                     etsn_msg_runspacepool_state(ETSN_POOL_OPENED, NULL), 0);
         add_fact(e, "pool-opened", true, c->sh->shell_id);
         event(e, "pool-opened", "%s", c->sh->shell_id);
+        if (e->fx->request_public_key) {
+            /* The server needs to send a SecureString: it asks for the key. */
+            queue_owned(e, c->sh, NULL, ETSN_MSG_PUBLIC_KEY_REQUEST, etsn_v_string(""), 0);
+            event(e, "public-key-request", "sent after the pool opened");
+        }
+        if (e->fx->busy_ms) {
+            c->sh->busy_until = now_plus(e->fx->busy_ms);
+            event(e, "busy", "the pool is busy for %u ms", e->fx->busy_ms);
+        }
         return 0;
     }
     case ETSN_MSG_SET_MAX_RUNSPACES:
@@ -961,15 +1678,20 @@ static int on_pool_message(dctx *c, const etsn_message *m)
         int64_t ci = 0;
         if (v) etsn_v_as_i64(etsn_v_get(v, "ci"), &ci);
         etsn_v_free(v);
-        etsn_value *resp =
-            m->type == ETSN_MSG_GET_AVAILABLE_RUNSPACES ? etsn_v_i64(1) : etsn_v_bool(true);
+        bool busy = !reached(&c->sh->busy_until);
+        if (busy && m->type == ETSN_MSG_GET_AVAILABLE_RUNSPACES) {
+            add_fact(e, "busy-polled", true, "GET_AVAILABLE_RUNSPACES while busy");
+            event(e, "busy-poll", "GET_AVAILABLE_RUNSPACES ci=%" PRId64 " answered 0", ci);
+        }
+        /* A busy pool has no runspace free. */
+        etsn_value *resp = m->type == ETSN_MSG_GET_AVAILABLE_RUNSPACES ? etsn_v_i64(busy ? 0 : 1)
+                                                                       : etsn_v_bool(true);
         queue_owned(e, c->sh, NULL, ETSN_MSG_RUNSPACE_AVAILABILITY, pool_reply("ci", ci, resp), 0);
         event(e, "pool-message", "%s ci=%" PRId64, tn, ci);
         return 0;
     }
     case ETSN_MSG_PUBLIC_KEY:
-        unmatched(e, tn, "pipeline messages",
-                  "the session key exchange (PUBLIC_KEY) is not supported by this scenario");
+        public_key(e, c->sh, m, tn);
         return 0;
     case ETSN_MSG_RUNSPACEPOOL_HOST_RESPONSE:
         unmatched(e, tn, "no runspace pool host call was made",
@@ -1016,17 +1738,23 @@ static int on_pipe_message(dctx *c, const etsn_message *m)
             queue_state(e, c->sh, p, ETSN_PIPE_FAILED, NULL);
             return 0;
         }
-        if (m->type == ETSN_MSG_CREATE_PIPELINE)
+        if (m->type == ETSN_MSG_CREATE_PIPELINE) {
             start_pipeline(e, c->sh, p, v);
-        else
+        } else if (!reached(&c->sh->busy_until)) {
+            p->text = strdup("(GET_COMMAND_METADATA)");
+            p->metadata = etsn_v_ref(v);
+            p->st = PS_QUEUED;
+            event(e, "busy-queued", "GET_COMMAND_METADATA waits for the busy pool");
+        } else {
             command_metadata(e, c->sh, p, v);
+        }
         etsn_v_free(v);
         return 0;
     }
     switch (m->type) {
     case ETSN_MSG_PIPELINE_HOST_RESPONSE: {
         etsn_value *v = parse_body(e, m, tn);
-        if (v) host_response(e, p, v);
+        if (v) host_response(e, c->sh, p, v);
         etsn_v_free(v);
         return 0;
     }
@@ -1069,12 +1797,19 @@ static void feed(mock_engine *e, shell *sh, pipe *p, const uint8_t *data, size_t
 
 /* ---- shells and pipelines ---- */
 
-static shell *find_shell(mock_engine *e, const char *id)
+static shell *find_any_shell(mock_engine *e, const char *id)
 {
     if (!id) return NULL;
     for (shell *s = e->shells; s; s = s->next)
         if (!strcasecmp(s->shell_id, id)) return s;
     return NULL;
+}
+
+/* A vanished shell (<break-session mode="vanish">) is not found. */
+static shell *find_shell(mock_engine *e, const char *id)
+{
+    shell *s = find_any_shell(e, id);
+    return s && !s->vanished ? s : NULL;
 }
 
 static pipe *find_pipe(shell *sh, const char *id)
@@ -1090,6 +1825,8 @@ static void pipe_free(mock_engine *e, pipe *p)
     outq_free(e, &p->out);
     etsn_defrag_free(p->defrag);
     fx_steps_free(p->own, p->n_own);
+    etsn_v_free(p->metadata);
+    free(p->tab_input);
     free(p->command_id);
     free(p->text);
     free(p);
@@ -1114,6 +1851,7 @@ static void shell_free(mock_engine *e, shell *sh)
     }
     outq_free(e, &sh->out);
     etsn_defrag_free(sh->defrag);
+    etsn_psrp_keys_free(sh->keys);
     free(sh->shell_id);
     free(sh->resource_uri);
     free(sh);
@@ -1151,8 +1889,11 @@ static int fault_no_shell(mock_engine *e, const etsn_wsman_msg *m, const char *w
         etsn_buf_printf(&known, "%s%s", known.len ? ", " : "", s->shell_id);
     char req[300];
     snprintf(req, sizeof req, "%s ShellId=%s", what, m->shell_id ? m->shell_id : "(none)");
-    unmatched(e, req, known.len ? (const char *)known.data : "Create (no shell is open)",
-              "unknown ShellId %s", m->shell_id ? m->shell_id : "(missing)");
+    if (find_any_shell(e, m->shell_id))
+        event(e, "vanished-shell-request", "%s: the fixture made the shell vanish", req);
+    else
+        unmatched(e, req, known.len ? (const char *)known.data : "Create (no shell is open)",
+                  "unknown ShellId %s", m->shell_id ? m->shell_id : "(missing)");
     etsn_buf_free(&known);
     etsn_wsman_build_fault(reply, m->message_id, "s:Sender", "w:InvalidSelectors",
                            MOCK_FAULT_INVALID_SELECTORS, machine(e), msg);
@@ -1258,6 +1999,20 @@ static int do_command(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
 {
     shell *sh = find_shell(e, m->shell_id);
     if (!sh) return fault_no_shell(e, m, "Command", reply);
+    if (sh->broken) {
+        /* The pool broke: its server process is gone, as WinRM reports. */
+        event(e, "broken-session-request", "Command on the broken shell %s", sh->shell_id);
+        char msg[512];
+        snprintf(msg, sizeof msg,
+                 "The request for the Windows Remote Shell with ShellId %s failed because the "
+                 "shell was not found on the server. Possible causes are: the specified ShellId "
+                 "is incorrect or the shell no longer exists on the server. Provide the correct "
+                 "ShellId or create a new shell and try again. ",
+                 sh->shell_id);
+        etsn_wsman_build_fault(reply, m->message_id, "s:Sender", "w:InvalidSelectors",
+                               MOCK_FAULT_INVALID_SELECTORS, machine(e), msg);
+        return 500;
+    }
     char gen[37];
     const char *cid = m->command_id;
     if (!cid || !*cid) {
@@ -1404,6 +2159,10 @@ static int do_receive(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
         }
         etsn_buf_reset(&data);
         fill(e, sh, p, &data, budget);
+        if (sh->vanished) {
+            status = fault_no_shell(e, m, "Receive", reply);
+            break;
+        }
         bool done = p && p->st == PS_FINISHED && outq_empty(&p->out);
         if (done && p->done_reported && !data.len)
             unmatched(e, "Receive", "Signal terminate (the command is done)",
@@ -1430,7 +2189,12 @@ static int do_receive(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
             status = fault_timeout(e, m, reply);
             break;
         }
-        int rc = pthread_cond_timedwait(&e->cv, &e->mu, &deadline);
+        /* A sleeping or queued pipeline wakes by itself: wait no longer. */
+        struct timespec until = deadline;
+        if (p && p->st == PS_SLEEPING && ts_before(&p->wake, &until)) until = p->wake;
+        if (p && p->st == PS_QUEUED && ts_before(&sh->busy_until, &until)) until = sh->busy_until;
+        int rc = pthread_cond_timedwait(&e->cv, &e->mu, &until);
+        if (rc == ETIMEDOUT && !reached(&deadline)) continue;
         if (rc == ETIMEDOUT) {
             event(e, "receive-timeout", "%s %s after %u ms", m->shell_id ? m->shell_id : "",
                   m->command_id ? m->command_id : "(pool)", timeout);

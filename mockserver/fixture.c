@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@ typedef struct {
     const char *file;
     char *err;
     size_t errlen;
+    const char *protocol; /* the <server protocol=>, read before the pipelines */
 } lctx;
 
 static int fail(lctx *c, const xmlNode *n, const char *fmt, ...)
@@ -181,6 +183,21 @@ void fx_steps_free(fx_step *steps, size_t n)
         free(s->text);
         free_error(&s->error);
         fx_steps_free(s->children, s->n_children);
+        for (size_t j = 0; j < s->n_fields; j++) {
+            free(s->fields[j].name);
+            free(s->fields[j].text);
+            for (size_t k = 0; k < s->fields[j].n_items; k++) free(s->fields[j].items[k]);
+            free(s->fields[j].items);
+        }
+        free(s->fields);
+        free(s->expect_user);
+        if (s->expect_password) {
+            etsn_secure_zero(s->expect_password, strlen(s->expect_password));
+            free(s->expect_password);
+        }
+        free(s->source);
+        for (size_t j = 0; j < s->n_tags; j++) free(s->tags[j]);
+        free(s->tags);
     }
     free(steps);
 }
@@ -221,6 +238,18 @@ void mock_fixture_free(mock_fixture *fx)
         free(fx->expects[i].description);
     }
     free(fx->expects);
+    for (size_t i = 0; i < fx->n_completions; i++) {
+        fx_completion *c = &fx->completions[i];
+        free(c->input);
+        for (size_t j = 0; j < c->n_matches; j++) {
+            free(c->matches[j].text);
+            free(c->matches[j].list_item);
+            free(c->matches[j].tooltip);
+            free(c->matches[j].type_name);
+        }
+        free(c->matches);
+    }
+    free(fx->completions);
     free(fx);
 }
 
@@ -378,13 +407,616 @@ static bool method_returns(int m)
     }
 }
 
+/* ---- readable host-call parameters ----
+ * PowerShell's server encodes host-call parameters with RemoteHostEncoder:
+ * structs and FieldDescription/ChoiceDescription become property bags of
+ * their private fields (no type names), Collection<T> and IEnumerable<int>
+ * become ArrayLists, enums become Int32. The helpers below build exactly
+ * those shapes from short elements, so a fixture never spells them out. */
+
+static etsn_value *fx_obj_typed(const char *const *types, etsn_coll coll)
+{
+    etsn_value *o = etsn_v_obj();
+    if (!o) return NULL;
+    for (size_t i = 0; types && types[i]; i++)
+        if (etsn_obj_add_type(o, types[i]) < 0) {
+            etsn_v_free(o);
+            return NULL;
+        }
+    if (coll != ETSN_COLL_NONE && etsn_obj_set_coll(o, coll) < 0) {
+        etsn_v_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+static etsn_value *fx_array_list(void)
+{
+    static const char *const t[] = {"System.Collections.ArrayList", "System.Object", NULL};
+    return fx_obj_typed(t, ETSN_COLL_LST);
+}
+
+static const char *const console_colors[] = {
+    "Black",      "DarkBlue", "DarkGreen", "DarkCyan", "DarkRed", "DarkMagenta",
+    "DarkYellow", "Gray",     "DarkGray",  "Blue",     "Green",   "Cyan",
+    "Red",        "Magenta",  "Yellow",    "White",
+};
+
+/* An Int32 from a number or a name (ConsoleColor names, or one of the
+ * given enum names). */
+static int parse_int_or_name(const char *s, const char *const *names, size_t n_names, long *out)
+{
+    while (isspace((unsigned char)*s)) s++;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 0);
+    if (*s && !errno) {
+        while (isspace((unsigned char)*end)) end++;
+        if (!*end) {
+            *out = v;
+            return 0;
+        }
+    }
+    char *t = trim_dup(s);
+    if (!t) return -1;
+    for (size_t i = 0; names && i < n_names; i++)
+        if (!strcasecmp(names[i], t)) {
+            free(t);
+            *out = (long)i;
+            return 0;
+        }
+    free(t);
+    return -1;
+}
+
+static int int_attr(lctx *c, const xmlNode *n, const char *name, long def, long *out)
+{
+    char *v = get_attr(n, name);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    int rc = parse_int_or_name(v, console_colors, 16, out);
+    free(v);
+    if (rc < 0) return fail(c, n, "<%s %s=...>: not a number", n->name, name);
+    return 0;
+}
+
+static int add_member(etsn_value *o, const char *name, etsn_value *v)
+{
+    return etsn_obj_add_member(o, name, v);
+}
+
+/* FieldDescription's private fields, in declaration order, as
+ * EncodeClassOrStruct writes them (null fields are left out). */
+static etsn_value *field_description(lctx *c, const xmlNode *n)
+{
+    static const char *const allowed[] = {"name",      "type",     "label", "help",
+                                          "mandatory", "assembly", NULL};
+    if (check_attrs(c, n, allowed) < 0) return NULL;
+    char *name = get_attr(n, "name");
+    if (!name || !*name) {
+        free(name);
+        fail(c, n, "<field> needs name=");
+        return NULL;
+    }
+    char *type = get_attr(n, "type");
+    char *label = get_attr(n, "label");
+    char *help = get_attr(n, "help");
+    char *assembly = get_attr(n, "assembly");
+    bool mandatory = true;
+    etsn_value *o = NULL;
+    if (bool_attr(c, n, "mandatory", &mandatory) < 0) goto out;
+    o = etsn_v_obj();
+    if (!o) goto out;
+    bool ok = !add_member(o, "name", etsn_v_string(name)) &&
+              !add_member(o, "label", etsn_v_string(label ? label : ""));
+    if (ok && type) {
+        /* FieldDescription.SetParameterType: Type.Name, Type.FullName,
+         * Type.Assembly.FullName. */
+        const char *dot = strrchr(type, '.');
+        const char *asmname = assembly;
+        bool pwsh = c->protocol && !strcmp(c->protocol, "2.4");
+        if (!asmname) {
+            if (!strncmp(type, "System.Management.Automation.", 29))
+                asmname = pwsh ? "System.Management.Automation, Version=7.6.0.0, Culture=neutral, "
+                                 "PublicKeyToken=31bf3856ad364e35"
+                               : "System.Management.Automation, Version=3.0.0.0, Culture=neutral, "
+                                 "PublicKeyToken=31bf3856ad364e35";
+            else
+                asmname = pwsh ? "System.Private.CoreLib, Version=10.0.0.0, Culture=neutral, "
+                                 "PublicKeyToken=7cec85d7bea7798e"
+                               : "mscorlib, Version=4.0.0.0, Culture=neutral, "
+                                 "PublicKeyToken=b77a5c561934e089";
+        }
+        ok = !add_member(o, "parameterTypeName", etsn_v_string(dot ? dot + 1 : type)) &&
+             !add_member(o, "parameterTypeFullName", etsn_v_string(type)) &&
+             !add_member(o, "parameterAssemblyFullName", etsn_v_string(asmname));
+    }
+    ok = ok && !add_member(o, "helpMessage", etsn_v_string(help ? help : "")) &&
+         !add_member(o, "isMandatory", etsn_v_bool(mandatory)) &&
+         !add_member(o, "metadata", fx_array_list()) &&
+         !add_member(o, "modifiedByRemotingProtocol", etsn_v_bool(false)) &&
+         !add_member(o, "isFromRemoteHost", etsn_v_bool(false));
+    if (!ok) {
+        etsn_v_free(o);
+        o = NULL;
+        fail(c, n, "out of memory");
+    }
+out:
+    free(name);
+    free(type);
+    free(label);
+    free(help);
+    free(assembly);
+    return o;
+}
+
+static etsn_value *choice_description(lctx *c, const xmlNode *n)
+{
+    static const char *const allowed[] = {"label", "help", NULL};
+    if (check_attrs(c, n, allowed) < 0) return NULL;
+    char *label = get_attr(n, "label");
+    char *help = get_attr(n, "help");
+    etsn_value *o = NULL;
+    if (!label) {
+        fail(c, n, "<choice> needs label= (an & marks the hot key: \"&amp;Yes\")");
+    } else if (!(o = etsn_v_obj()) || add_member(o, "label", etsn_v_string(label)) < 0 ||
+               add_member(o, "helpMessage", etsn_v_string(help ? help : "")) < 0) {
+        etsn_v_free(o);
+        o = NULL;
+        fail(c, n, "out of memory");
+    }
+    free(label);
+    free(help);
+    return o;
+}
+
+static etsn_value *int_list(lctx *c, const xmlNode *n, const char *text)
+{
+    etsn_value *l = fx_array_list();
+    char **parts = NULL;
+    size_t np = 0;
+    if (!l || split_list(text, &parts, &np) < 0) {
+        etsn_v_free(l);
+        fail(c, n, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < np; i++) {
+        long v;
+        if (l && parse_int_or_name(parts[i], NULL, 0, &v) < 0) {
+            fail(c, n, "<%s>: '%s' is not a number", n->name, parts[i]);
+            etsn_v_free(l);
+            l = NULL;
+        } else if (l && etsn_obj_push_item(l, etsn_v_i32((int32_t)v)) < 0) {
+            etsn_v_free(l);
+            l = NULL;
+            fail(c, n, "out of memory");
+        }
+        free(parts[i]);
+    }
+    free(parts);
+    return l;
+}
+
+/* Coordinates, Size, Rectangle and BufferCell: structs whose private fields
+ * carry their lower-case names. */
+static etsn_value *struct_value(lctx *c, const xmlNode *n, const char *const *fields,
+                                const long *defaults)
+{
+    if (check_attrs(c, n, fields) < 0) return NULL;
+    etsn_value *o = etsn_v_obj();
+    if (!o) return NULL;
+    for (size_t i = 0; fields[i]; i++) {
+        long v;
+        if (int_attr(c, n, fields[i], defaults[i], &v) < 0 ||
+            add_member(o, fields[i], etsn_v_i32((int32_t)v)) < 0) {
+            etsn_v_free(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+static etsn_value *buffer_cell(lctx *c, const xmlNode *n)
+{
+    static const char *const allowed[] = {"char", "foreground", "background", "type", NULL};
+    if (check_attrs(c, n, allowed) < 0) return NULL;
+    char *ch = get_attr(n, "char");
+    long fg, bg, type;
+    etsn_value *o = NULL;
+    if (int_attr(c, n, "foreground", 7, &fg) < 0 || int_attr(c, n, "background", 0, &bg) < 0 ||
+        int_attr(c, n, "type", 0, &type) < 0)
+        goto out;
+    o = etsn_v_obj();
+    /* BufferCell's fields: character (a Char), foregroundColor,
+     * backgroundColor, bufferCellType. */
+    unsigned char c0 = ch && *ch ? (unsigned char)ch[0] : ' ';
+    if (!o || add_member(o, "character", etsn_v_int(ETSN_V_CHAR, c0)) < 0 ||
+        add_member(o, "foregroundColor", etsn_v_i32((int32_t)fg)) < 0 ||
+        add_member(o, "backgroundColor", etsn_v_i32((int32_t)bg)) < 0 ||
+        add_member(o, "bufferCellType", etsn_v_i32((int32_t)type)) < 0) {
+        etsn_v_free(o);
+        o = NULL;
+    }
+out:
+    free(ch);
+    return o;
+}
+
+/* BufferCell[,] as EncodeArray writes it: {mae: elements row by row,
+ * mal: the lengths}. <cells rows= cols= char= .../> fills it uniformly. */
+static etsn_value *buffer_cells(lctx *c, const xmlNode *n)
+{
+    static const char *const allowed[] = {"rows", "cols", "char", "foreground", "background", NULL};
+    if (check_attrs(c, n, allowed) < 0) return NULL;
+    long rows, cols;
+    if (int_attr(c, n, "rows", 1, &rows) < 0 || int_attr(c, n, "cols", 1, &cols) < 0) return NULL;
+    if (rows < 1 || cols < 1 || rows * cols > 100000) {
+        fail(c, n, "<cells>: rows and cols must be 1.. and at most 100000 cells");
+        return NULL;
+    }
+    etsn_value *o = etsn_v_obj(), *mae = fx_array_list(), *mal = fx_array_list();
+    bool ok = o && mae && mal;
+    for (long i = 0; ok && i < rows * cols; i++) {
+        /* the cell helper checks attributes it does not know: reuse it on a
+         * node that only has the cell's own attributes is not possible, so
+         * build the cell here */
+        char *ch = get_attr(n, "char");
+        long fg, bg;
+        ok = !int_attr(c, n, "foreground", 7, &fg) && !int_attr(c, n, "background", 0, &bg);
+        etsn_value *cell = ok ? etsn_v_obj() : NULL;
+        unsigned char c0 = ch && *ch ? (unsigned char)ch[0] : ' ';
+        free(ch);
+        ok = cell && !add_member(cell, "character", etsn_v_int(ETSN_V_CHAR, c0)) &&
+             !add_member(cell, "foregroundColor", etsn_v_i32((int32_t)fg)) &&
+             !add_member(cell, "backgroundColor", etsn_v_i32((int32_t)bg)) &&
+             !add_member(cell, "bufferCellType", etsn_v_i32(0));
+        if (!ok) {
+            etsn_v_free(cell);
+            break;
+        }
+        ok = !etsn_obj_push_item(mae, cell);
+    }
+    ok = ok && !etsn_obj_push_item(mal, etsn_v_i32((int32_t)rows)) &&
+         !etsn_obj_push_item(mal, etsn_v_i32((int32_t)cols));
+    if (ok) {
+        ok = !add_member(o, "mae", mae) && !add_member(o, "mal", mal);
+        mae = mal = NULL;
+    }
+    etsn_v_free(mae);
+    etsn_v_free(mal);
+    if (!ok) {
+        etsn_v_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int parse_expect_field(lctx *c, const xmlNode *n, fx_step *s)
+{
+    static const char *const allowed[] = {"name", NULL};
+    if (check_attrs(c, n, allowed) < 0) return -1;
+    fx_expect_field *f = realloc(s->fields, (s->n_fields + 1) * sizeof *f);
+    if (!f) return fail(c, n, "out of memory");
+    s->fields = f;
+    f = &f[s->n_fields++];
+    memset(f, 0, sizeof *f);
+    f->name = get_attr(n, "name");
+    if (!f->name || !*f->name) return fail(c, n, "<expect-field> needs name=");
+    for (xmlNode *ch = n->children; ch; ch = ch->next) {
+        if (ch->type != XML_ELEMENT_NODE) continue;
+        if (!is_el(ch, "item")) return fail(c, ch, "<expect-field>: only <item> elements");
+        char **v = realloc(f->items, (f->n_items + 1) * sizeof *v);
+        if (!v) return fail(c, ch, "out of memory");
+        f->items = v;
+        if (!(f->items[f->n_items++] = own_text(ch))) return fail(c, ch, "out of memory");
+        f->is_list = true;
+    }
+    if (!f->is_list && !(f->text = own_text(n))) return fail(c, n, "out of memory");
+    return 0;
+}
+
+/* Parameters each host method carries (MS-PSRP 2.2.3.17 and what a
+ * PowerShell server sends); -1 where the fixture decides. */
+static int method_param_count(int m)
+{
+    switch (m) {
+    case 11:
+    case 12:
+    case 15:
+    case 47:
+    case 53:
+        return 0;
+    case 6:
+    case 13:
+    case 16:
+    case 18:
+    case 19:
+    case 21:
+    case 22:
+    case 28:
+    case 30:
+    case 32:
+    case 34:
+    case 36:
+    case 38:
+    case 40:
+    case 42:
+    case 46:
+        return 1;
+    case 20:
+    case 48:
+    case 49:
+        return 2;
+    case 14:
+    case 17:
+    case 23:
+        return 3;
+    case 24:
+    case 26:
+    case 51:
+    case 56:
+        return 4;
+    case 25:
+        return 6;
+    default:
+        return -1;
+    }
+}
+
+static bool text_helper(const xmlNode *n)
+{
+    return is_el(n, "caption") || is_el(n, "message") || is_el(n, "user") || is_el(n, "target") ||
+           is_el(n, "text");
+}
+
+static bool int_helper(const xmlNode *n)
+{
+    return is_el(n, "options") || is_el(n, "allowed-types") || is_el(n, "color") || is_el(n, "int");
+}
+
+/* The host call's parameters (mp items) from its children, in order:
+ * helper elements and CLIXML values may be mixed. Consecutive <field> or
+ * <choice> elements form one ArrayList parameter. */
+static int parse_host_params(lctx *c, const xmlNode *n, fx_step *s)
+{
+    bool any = false;
+    for (xmlNode *ch = n->children; ch; ch = ch->next) {
+        if (ch->type != XML_ELEMENT_NODE) continue;
+        any = true;
+        etsn_value *v = NULL;
+        if (is_el(ch, "expect-field")) {
+            if (parse_expect_field(c, ch, s) < 0) return -1;
+            continue;
+        }
+        if (is_el(ch, "expect-credential")) {
+            static const char *const allowed[] = {"user", "password", NULL};
+            if (check_attrs(c, ch, allowed) < 0) return -1;
+            free(s->expect_user);
+            free(s->expect_password);
+            s->expect_user = get_attr(ch, "user");
+            s->expect_password = get_attr(ch, "password");
+            if (!s->expect_user && !s->expect_password)
+                return fail(c, ch, "<expect-credential> needs user= and/or password=");
+            continue;
+        }
+        if (text_helper(ch)) {
+            static const char *const allowed[] = {"nil", NULL};
+            if (check_attrs(c, ch, allowed) < 0) return -1;
+            bool nil = false;
+            if (bool_attr(c, ch, "nil", &nil) < 0) return -1;
+            char *t = own_text(ch);
+            if (!t) return fail(c, ch, "out of memory");
+            v = nil ? etsn_v_nil() : etsn_v_string(t);
+            free(t);
+        } else if (int_helper(ch) || is_el(ch, "default")) {
+            static const char *const allowed[] = {NULL};
+            if (check_attrs(c, ch, allowed) < 0) return -1;
+            char *t = own_text(ch);
+            if (!t) return fail(c, ch, "out of memory");
+            if (is_el(ch, "default") && s->method_id == 56) {
+                v = int_list(c, ch, t); /* IEnumerable<int> defaultChoices */
+                free(t);
+                if (!v) return -1;
+            } else {
+                long num;
+                int rc = parse_int_or_name(t, console_colors, 16, &num);
+                if (rc < 0) fail(c, ch, "<%s>: '%s' is not a number or colour", ch->name, t);
+                free(t);
+                if (rc < 0) return -1;
+                v = etsn_v_i32((int32_t)num);
+            }
+        } else if (is_el(ch, "field") || is_el(ch, "choice")) {
+            const char *kind = (const char *)ch->name;
+            v = fx_array_list();
+            if (!v) return fail(c, ch, "out of memory");
+            xmlNode *last = ch;
+            for (xmlNode *g = ch; g; g = g->next) {
+                if (g->type != XML_ELEMENT_NODE) continue;
+                if (strcmp((const char *)g->name, kind)) break;
+                etsn_value *item =
+                    is_el(g, "field") ? field_description(c, g) : choice_description(c, g);
+                if (!item || etsn_obj_push_item(v, item) < 0) {
+                    etsn_v_free(v);
+                    return -1;
+                }
+                last = g;
+            }
+            ch = last;
+        } else if (is_el(ch, "coordinates")) {
+            static const char *const f[] = {"x", "y", NULL};
+            static const long d[] = {0, 0};
+            v = struct_value(c, ch, f, d);
+        } else if (is_el(ch, "size")) {
+            static const char *const f[] = {"width", "height", NULL};
+            static const long d[] = {0, 0};
+            v = struct_value(c, ch, f, d);
+        } else if (is_el(ch, "rectangle")) {
+            static const char *const f[] = {"left", "top", "right", "bottom", NULL};
+            static const long d[] = {0, 0, 0, 0};
+            v = struct_value(c, ch, f, d);
+        } else if (is_el(ch, "buffer-cell")) {
+            v = buffer_cell(c, ch);
+        } else if (is_el(ch, "cells")) {
+            v = buffer_cells(c, ch);
+        } else {
+            char err[256] = "";
+            v = etsn_clixml_from_node(ch, NULL, err, sizeof err);
+            if (!v) return fail(c, ch, "<%s>: bad CLIXML value <%s>: %s", n->name, ch->name, err);
+        }
+        if (!v) return c->err[0] ? -1 : fail(c, ch, "out of memory");
+        if (add_value(s, v) < 0) return fail(c, ch, "out of memory");
+    }
+    if (!any) return parse_values(c, n, s, true);
+    return 0;
+}
+
+/* Fills what PowerShell's server always sends but a fixture may leave out,
+ * then checks the count. */
+static int complete_host_params(lctx *c, const xmlNode *n, fx_step *s)
+{
+    long fg = -1, bg = -1;
+    if (int_attr(c, n, "foreground", -1, &fg) < 0 || int_attr(c, n, "background", -1, &bg) < 0)
+        return -1;
+    if (fg >= 0 || bg >= 0) {
+        if (s->method_id != 14 && s->method_id != 17)
+            return fail(c, n, "<host-call>: foreground=/background= are for Write2 and WriteLine3");
+        if (s->n_values != 1)
+            return fail(c, n, "<host-call>: with foreground=/background= give only the text");
+        etsn_value **nv = realloc(s->values, 3 * sizeof *nv);
+        if (!nv) return fail(c, n, "out of memory");
+        s->values = nv;
+        nv[2] = nv[0];
+        nv[0] = etsn_v_i32((int32_t)(fg >= 0 ? fg : 7));
+        nv[1] = etsn_v_i32((int32_t)(bg >= 0 ? bg : 0));
+        s->n_values = 3;
+        if (!nv[0] || !nv[1]) return fail(c, n, "out of memory");
+    }
+    if (s->n_values == 0 && method_param_count(s->method_id) == 1 &&
+        (s->method_id == 13 || s->method_id == 16 || s->method_id == 18 || s->method_id == 19 ||
+         s->method_id == 21 || s->method_id == 22 || s->method_id == 42)) {
+        /* <host-call method="WriteLine2"/>: an empty line */
+        if (add_value(s, etsn_v_string("")) < 0) return fail(c, n, "out of memory");
+    }
+    if (s->method_id == 25 && s->n_values == 4) {
+        /* PSCredentialTypes.Default (Generic|Domain = 3),
+         * PSCredentialUIOptions.Default (ValidateUserNameSyntax = 1) */
+        if (add_value(s, etsn_v_i32(3)) < 0 || add_value(s, etsn_v_i32(1)) < 0)
+            return fail(c, n, "out of memory");
+    }
+    if (s->method_id == 46 && s->n_values == 0) {
+        /* RawUI.ReadKey() without options: IncludeKeyDown (4) */
+        if (add_value(s, etsn_v_i32(4)) < 0) return fail(c, n, "out of memory");
+    }
+    if ((s->method_id == 26 || s->method_id == 56) && s->n_values == 3) {
+        /* no <default>: -1 (none) or an empty list */
+        etsn_value *d = s->method_id == 26 ? etsn_v_i32(-1) : fx_array_list();
+        if (!d || add_value(s, d) < 0) return fail(c, n, "out of memory");
+    }
+    int want = method_param_count(s->method_id);
+    if (want >= 0 && s->n_values != (size_t)want)
+        return fail(c, n,
+                    "<host-call method=\"%s\">: PowerShell sends %d parameter(s), the fixture "
+                    "gives %zu",
+                    etsn_host_method_name(s->method_id), want, s->n_values);
+    return 0;
+}
+
+static int parse_via(lctx *c, const xmlNode *n, fx_step *s)
+{
+    char *v = get_attr(n, "via");
+    s->via = FX_VIA_MESSAGE;
+    if (!v) return 0;
+    int rc = 0;
+    if (!strcmp(v, "host-call"))
+        s->via = FX_VIA_HOST_CALL;
+    else if (strcmp(v, "message"))
+        rc = fail(c, n, "<%s via=\"%s\">: message or host-call", n->name, v);
+    free(v);
+    return rc;
+}
+
+/* A ProgressRecord as ProgressRecord.ToPSObjectForRemoting writes it (the
+ * same bag for PROGRESS_RECORD and for WriteProgress's second parameter). */
+static int parse_progress(lctx *c, const xmlNode *n, fx_step *s)
+{
+    static const char *const allowed[] = {"activity", "status",    "percent",   "id",
+                                          "parent",   "seconds",   "operation", "completed",
+                                          "via",      "source-id", NULL};
+    if (check_attrs(c, n, allowed) < 0) return -1;
+    s->kind = FX_PROGRESS;
+    if (parse_via(c, n, s) < 0) return -1;
+    long percent, id, parent, seconds, source;
+    bool completed = false;
+    if (int_attr(c, n, "percent", -1, &percent) < 0 || int_attr(c, n, "id", 0, &id) < 0 ||
+        int_attr(c, n, "parent", -1, &parent) < 0 || int_attr(c, n, "seconds", -1, &seconds) < 0 ||
+        int_attr(c, n, "source-id", 0, &source) < 0 || bool_attr(c, n, "completed", &completed) < 0)
+        return -1;
+    s->source_id = source;
+    char *activity = get_attr(n, "activity");
+    char *status = get_attr(n, "status");
+    char *op = get_attr(n, "operation");
+    etsn_value *o = etsn_v_obj();
+    /* An empty activity is sent as " " (PowerShell keeps older clients happy). */
+    bool ok = o &&
+              !add_member(o, "Activity", etsn_v_string(activity && *activity ? activity : " ")) &&
+              !add_member(o, "ActivityId", etsn_v_i32((int32_t)id)) &&
+              !add_member(o, "StatusDescription", etsn_v_string(status ? status : "Processing")) &&
+              !add_member(o, "CurrentOperation", op ? etsn_v_string(op) : etsn_v_nil()) &&
+              !add_member(o, "ParentActivityId", etsn_v_i32((int32_t)parent)) &&
+              !add_member(o, "PercentComplete", etsn_v_i32((int32_t)percent)) &&
+              !add_member(o, "Type",
+                          etsn_enum_value("System.Management.Automation.ProgressRecordType",
+                                          completed ? "Completed" : "Processing", completed)) &&
+              !add_member(o, "SecondsRemaining", etsn_v_i32((int32_t)seconds));
+    free(activity);
+    free(status);
+    free(op);
+    if (!ok) {
+        etsn_v_free(o);
+        return fail(c, n, "out of memory");
+    }
+    if (add_value(s, o) < 0) return fail(c, n, "out of memory");
+    return 0;
+}
+
+/* <warning>, <verbose>, <debug>: WARNING_RECORD etc. (or the host's
+ * WriteWarningLine etc.); <information>: INFORMATION_RECORD. */
+static int parse_stream(lctx *c, const xmlNode *n, fx_step *s)
+{
+    bool info = is_el(n, "information");
+    static const char *const allowed[] = {"via", NULL};
+    static const char *const allowed_info[] = {"source", "tags", NULL};
+    if (check_attrs(c, n, info ? allowed_info : allowed) < 0) return -1;
+    s->kind = FX_STREAM;
+    if (!info && parse_via(c, n, s) < 0) return -1;
+    s->stream = is_el(n, "warning")   ? ETSN_MSG_WARNING_RECORD
+                : is_el(n, "verbose") ? ETSN_MSG_VERBOSE_RECORD
+                : is_el(n, "debug")   ? ETSN_MSG_DEBUG_RECORD
+                                      : ETSN_MSG_INFORMATION_RECORD;
+    for (const xmlNode *ch = n->children; ch; ch = ch->next)
+        if (ch->type == XML_ELEMENT_NODE) return fail(c, ch, "<%s> holds text only", n->name);
+    s->text = own_text(n);
+    if (!s->text) return fail(c, n, "out of memory");
+    if (info) {
+        s->source = get_attr(n, "source");
+        char *tags = get_attr(n, "tags");
+        int rc = tags ? split_list(tags, &s->tags, &s->n_tags) : 0;
+        free(tags);
+        if (rc < 0) return fail(c, n, "out of memory");
+    }
+    return 0;
+}
+
 static int parse_steps(lctx *c, const xmlNode *parent, fx_step **out, size_t *n_out, int depth);
 
 static int parse_step(lctx *c, const xmlNode *n, fx_step *s, int depth)
 {
     s->line = (int)xmlGetLineNo(n);
     if (is_el(n, "host-call")) {
-        static const char *const allowed[] = {"method", "id", "expect", NULL};
+        static const char *const allowed[] = {"method",     "id",         "expect",
+                                              "foreground", "background", NULL};
         if (check_attrs(c, n, allowed) < 0) return -1;
         s->kind = FX_HOST_CALL;
         char *m = get_attr(n, "method");
@@ -409,7 +1041,85 @@ static int parse_step(lctx *c, const xmlNode *n, fx_step *s, int depth)
         if ((s->id || s->expect) && !s->wants_answer)
             return fail(c, n, "<host-call method=\"%s\">: a void method gets no answer to expect",
                         etsn_host_method_name(s->method_id));
-        return parse_values(c, n, s, true);
+        if (parse_host_params(c, n, s) < 0) return -1;
+        if ((s->n_fields || s->expect_user || s->expect_password) && !s->wants_answer)
+            return fail(c, n, "<host-call method=\"%s\">: a void method gets no answer to expect",
+                        etsn_host_method_name(s->method_id));
+        return complete_host_params(c, n, s);
+    }
+    if (is_el(n, "sleep")) {
+        static const char *const allowed[] = {"ms", NULL};
+        if (check_attrs(c, n, allowed) < 0) return -1;
+        s->kind = FX_SLEEP;
+        long ms;
+        char *v = get_attr(n, "ms");
+        int rc = v ? parse_int_or_name(v, NULL, 0, &ms) : -1;
+        free(v);
+        if (rc < 0 || ms < 0 || ms > 3600000)
+            return fail(c, n, "<sleep ms=...>: a number of milliseconds (0..3600000)");
+        s->ms = (uint32_t)ms;
+        return 0;
+    }
+    if (is_el(n, "progress")) return parse_progress(c, n, s);
+    if (is_el(n, "warning") || is_el(n, "verbose") || is_el(n, "debug") || is_el(n, "information"))
+        return parse_stream(c, n, s);
+    if (is_el(n, "incomplete-input")) {
+        static const char *const allowed[] = {"message", "fqid", NULL};
+        if (check_attrs(c, n, allowed) < 0) return -1;
+        s->kind = FX_INCOMPLETE;
+        s->has_error = true;
+        fx_error *e = &s->error;
+        e->message = get_attr(n, "message");
+        if (!e->message)
+            e->message = strdup("Missing closing '}' in statement block or type definition.");
+        e->fqid = get_attr(n, "fqid");
+        if (!e->fqid) e->fqid = strdup("IncompleteParseException");
+        e->exception_type = strdup("System.Management.Automation.IncompleteParseException");
+        e->category_name = strdup("ParserError");
+        e->category = 17;
+        /* The console's test: CategoryInfo.Reason == "IncompleteParseException". */
+        e->reason = strdup("IncompleteParseException");
+        e->activity = strdup("");
+        e->target_name = strdup("");
+        e->target_type = strdup("");
+        if (!e->message || !e->fqid || !e->exception_type || !e->category_name || !e->reason ||
+            !e->activity || !e->target_name || !e->target_type)
+            return fail(c, n, "out of memory");
+        return 0;
+    }
+    if (is_el(n, "break-session")) {
+        static const char *const allowed[] = {"mode", "message", NULL};
+        if (check_attrs(c, n, allowed) < 0) return -1;
+        s->kind = FX_BREAK;
+        char *mode = get_attr(n, "mode");
+        if (mode && strcmp(mode, "broken") && strcmp(mode, "vanish")) {
+            free(mode);
+            return fail(c, n, "<break-session mode=...>: broken or vanish");
+        }
+        s->vanish = mode && !strcmp(mode, "vanish");
+        free(mode);
+        fx_error *e = &s->error;
+        s->has_error = true;
+        e->message = get_attr(n, "message");
+        if (!e->message)
+            e->message =
+                strdup("The WSMan provider host process did not return a proper response.  A "
+                       "provider in the host process may have behaved improperly.");
+        e->exception_type =
+            strdup("System.Management.Automation.Remoting.PSRemotingTransportException");
+        e->fqid = strdup("PSSessionStateBroken");
+        e->category_name = strdup("OpenError");
+        e->category = 1;
+        e->reason = strdup("PSRemotingTransportException");
+        if (!e->message || !e->exception_type || !e->fqid || !e->category_name || !e->reason)
+            return fail(c, n, "out of memory");
+        return 0;
+    }
+    if (is_el(n, "public-key-request")) {
+        static const char *const allowed[] = {NULL};
+        if (check_attrs(c, n, allowed) < 0) return -1;
+        s->kind = FX_KEY_REQUEST;
+        return 0;
     }
     if (is_el(n, "output")) {
         static const char *const allowed[] = {NULL};
@@ -509,6 +1219,7 @@ static int parse_step(lctx *c, const xmlNode *n, fx_step *s, int depth)
 static int parse_steps(lctx *c, const xmlNode *parent, fx_step **out, size_t *n_out, int depth)
 {
     size_t n = 0;
+    bool in_pipeline = is_el(parent, "pipeline");
     for (xmlNode *ch = parent->children; ch; ch = ch->next)
         if (ch->type == XML_ELEMENT_NODE)
             n++;
@@ -519,6 +1230,7 @@ static int parse_steps(lctx *c, const xmlNode *parent, fx_step **out, size_t *n_
     *n_out = 0;
     for (xmlNode *ch = parent->children; ch; ch = ch->next) {
         if (ch->type != XML_ELEMENT_NODE) continue;
+        if (in_pipeline && is_el(ch, "command")) continue; /* the pipeline's text */
         fx_step *s = &(*out)[(*n_out)++];
         if (parse_step(c, ch, s, depth) < 0) return -1;
         if (s->kind == FX_STATE && ch->next) {
@@ -543,10 +1255,29 @@ static int set_str(char **dst, const xmlNode *n, const char *name)
 
 static int parse_server(lctx *c, const xmlNode *n, mock_fixture *fx)
 {
-    static const char *const allowed[] = {
-        "computer",     "protocol", "ps-version",       "path",     "location",
-        "resource-uri", "edition",  "missing-commands", "commands", NULL};
+    static const char *const allowed[] = {"computer",
+                                          "protocol",
+                                          "ps-version",
+                                          "path",
+                                          "location",
+                                          "resource-uri",
+                                          "edition",
+                                          "busy-ms",
+                                          "missing-commands",
+                                          "commands",
+                                          "public-key-request",
+                                          NULL};
     if (check_attrs(c, n, allowed) < 0) return -1;
+    if (bool_attr(c, n, "public-key-request", &fx->request_public_key) < 0) return -1;
+    char *busy = get_attr(n, "busy-ms");
+    if (busy) {
+        long ms;
+        int rc = parse_int_or_name(busy, NULL, 0, &ms);
+        free(busy);
+        if (rc < 0 || ms < 0 || ms > 3600000)
+            return fail(c, n, "<server busy-ms=...>: milliseconds (0..3600000)");
+        fx->busy_ms = (uint32_t)ms;
+    }
     set_str(&fx->computer, n, "computer");
     set_str(&fx->protocol, n, "protocol");
     set_str(&fx->ps_version, n, "ps-version");
@@ -610,6 +1341,75 @@ static int parse_user(lctx *c, const xmlNode *n, mock_fixture *fx)
     return 0;
 }
 
+static const char *const completion_types[] = {
+    "Text",      "History", "Command",       "ProviderItem",   "ProviderContainer",
+    "Property",  "Method",  "ParameterName", "ParameterValue", "Variable",
+    "Namespace", "Type",    "Keyword",       "DynamicKeyword",
+};
+
+static int parse_completion(lctx *c, const xmlNode *n, mock_fixture *fx)
+{
+    static const char *const allowed[] = {"input", "cursor", "replacement-index",
+                                          "replacement-length", NULL};
+    if (check_attrs(c, n, allowed) < 0) return -1;
+    fx_completion *cp = realloc(fx->completions, (fx->n_completions + 1) * sizeof *cp);
+    if (!cp) return fail(c, n, "out of memory");
+    fx->completions = cp;
+    cp = &cp[fx->n_completions++];
+    memset(cp, 0, sizeof *cp);
+    cp->line = (int)xmlGetLineNo(n);
+    cp->input = get_attr(n, "input");
+    if (!cp->input) return fail(c, n, "<completion> needs input=");
+    long v;
+    if (int_attr(c, n, "cursor", -1, &v) < 0) return -1;
+    cp->cursor = (int)v;
+    if (cp->cursor > (int)strlen(cp->input))
+        return fail(c, n, "<completion cursor=...> is past the end of input");
+    if (int_attr(c, n, "replacement-index", -1, &v) < 0) return -1;
+    cp->replacement_index = (int)v;
+    if (int_attr(c, n, "replacement-length", -1, &v) < 0) return -1;
+    cp->replacement_length = (int)v;
+    for (xmlNode *ch = n->children; ch; ch = ch->next) {
+        if (ch->type == XML_TEXT_NODE && !blank((const char *)ch->content))
+            return fail(c, ch, "<completion>: stray text");
+        if (ch->type != XML_ELEMENT_NODE) continue;
+        if (!is_el(ch, "match")) return fail(c, ch, "<completion>: unexpected <%s>", ch->name);
+        static const char *const ma[] = {"type", "list-item", "tooltip", NULL};
+        if (check_attrs(c, ch, ma) < 0) return -1;
+        fx_match *m = realloc(cp->matches, (cp->n_matches + 1) * sizeof *m);
+        if (!m) return fail(c, ch, "out of memory");
+        cp->matches = m;
+        m = &m[cp->n_matches++];
+        memset(m, 0, sizeof *m);
+        m->text = own_text(ch);
+        m->list_item = get_attr(ch, "list-item");
+        m->tooltip = get_attr(ch, "tooltip");
+        char *t = get_attr(ch, "type");
+        long tv = -1;
+        if (t && parse_int_or_name(t, completion_types,
+                                   sizeof completion_types / sizeof *completion_types, &tv) < 0) {
+            fail(c, ch, "<match type=\"%s\">: unknown CompletionResultType", t);
+            free(t);
+            return -1;
+        }
+        free(t);
+        if (!m->text) return fail(c, ch, "out of memory");
+        if (tv < 0) {
+            /* What TabExpansion2 would call it: a parameter, a variable, or
+             * (first word) a command, else a path. */
+            const char *x = m->text;
+            tv = x[0] == '-' ? 7 : x[0] == '$' ? 9 : 2;
+        }
+        if (tv > 13) return fail(c, ch, "<match type=...>: 0..13");
+        m->type = (int)tv;
+        m->type_name = strdup(completion_types[tv]);
+        if (!m->list_item) m->list_item = strdup(m->text);
+        if (!m->tooltip) m->tooltip = strdup(m->text);
+        if (!m->type_name || !m->list_item || !m->tooltip) return fail(c, ch, "out of memory");
+    }
+    return 0;
+}
+
 static int parse_root(lctx *c, const xmlNode *root, mock_fixture *fx)
 {
     if (!is_el(root, "scenario")) return fail(c, root, "the root element must be <scenario>");
@@ -621,12 +1421,18 @@ static int parse_root(lctx *c, const xmlNode *root, mock_fixture *fx)
     fx->negotiate = true;
     fx->basic = true;
     fx->require_encryption = true;
+    /* <server> first: what the pipelines build depends on its protocol. */
+    for (xmlNode *n = root->children; n; n = n->next)
+        if (is_el(n, "server") && parse_server(c, n, fx) < 0) return -1;
+    c->protocol = fx->protocol ? fx->protocol : "2.3";
     for (xmlNode *n = root->children; n; n = n->next) {
         if (n->type == XML_TEXT_NODE && !blank((const char *)n->content))
             return fail(c, n, "<scenario>: stray text");
         if (n->type != XML_ELEMENT_NODE) continue;
         if (is_el(n, "server")) {
-            if (parse_server(c, n, fx) < 0) return -1;
+            continue; /* read above */
+        } else if (is_el(n, "completion")) {
+            if (parse_completion(c, n, fx) < 0) return -1;
         } else if (is_el(n, "user")) {
             if (parse_user(c, n, fx) < 0) return -1;
         } else if (is_el(n, "auth")) {
@@ -645,13 +1451,15 @@ static int parse_root(lctx *c, const xmlNode *root, mock_fixture *fx)
             memset(p, 0, sizeof *p);
             p->line = (int)xmlGetLineNo(n);
             char *cmd = get_attr(n, "command");
-            if (!cmd) return fail(c, n, "<pipeline> needs command=");
+            for (xmlNode *ch = n->children; ch && !cmd; ch = ch->next)
+                if (is_el(ch, "command")) cmd = own_text(ch); /* several lines */
+            if (!cmd) return fail(c, n, "<pipeline> needs command= or a <command> child");
             p->command = trim_dup(cmd);
             free(cmd);
             p->description = get_attr(n, "description");
             if (!p->command || !*p->command) return fail(c, n, "<pipeline command=\"\"> is empty");
             for (size_t i = 0; i + 1 < fx->n_pipelines; i++)
-                if (!strcasecmp(fx->pipelines[i].command, p->command))
+                if (fx_command_equal(fx->pipelines[i].command, p->command))
                     return fail(c, n, "<pipeline command=\"%s\"> defined twice (line %d)",
                                 p->command, fx->pipelines[i].line);
             if (parse_steps(c, n, &p->steps, &p->n_steps, 0) < 0) return -1;
@@ -697,7 +1505,8 @@ static int parse_root(lctx *c, const xmlNode *root, mock_fixture *fx)
 static mock_fixture *load_doc(xmlParserCtxtPtr ctxt, xmlDocPtr doc, const char *name, char *err,
                               size_t errlen)
 {
-    lctx c = {name, err, errlen};
+    lctx c = {name, err, errlen, NULL};
+    if (errlen) err[0] = 0;
     if (!doc) {
         const xmlError *e = xmlCtxtGetLastError(ctxt);
         char msg[300];
@@ -770,23 +1579,108 @@ mock_fixture *mock_fixture_load(const char *path, char *err, size_t errlen)
 
 /* ---- queries ---- */
 
-static void trimmed(const char *s, const char **start, size_t *len)
+/* The text as compared: lines split on CRLF, CR or LF, each trimmed, joined
+ * with LF, the whole trimmed. The console sends a continued command (after
+ * `>> `) as its lines joined; a fixture may indent them. */
+static char *normalize_command(const char *text)
 {
-    while (isspace((unsigned char)*s)) s++;
-    size_t l = strlen(s);
-    while (l && isspace((unsigned char)s[l - 1])) l--;
-    *start = s;
-    *len = l;
+    etsn_buf b = ETSN_BUF_INIT;
+    const char *p = text;
+    for (;;) {
+        size_t l = strcspn(p, "\r\n");
+        const char *s = p;
+        size_t sl = l;
+        while (sl && isspace((unsigned char)*s)) {
+            s++;
+            sl--;
+        }
+        while (sl && isspace((unsigned char)s[sl - 1])) sl--;
+        etsn_buf_append(&b, s, sl);
+        p += l;
+        if (!*p) break;
+        if (p[0] == '\r' && p[1] == '\n') p++;
+        p++;
+        etsn_buf_append_byte(&b, '\n');
+    }
+    char *raw = b.data ? etsn_buf_steal(&b) : strdup("");
+    etsn_buf_free(&b);
+    if (!raw) return NULL;
+    char *t = trim_dup(raw);
+    free(raw);
+    return t;
+}
+
+bool fx_command_equal(const char *a, const char *b)
+{
+    char *x = normalize_command(a), *y = normalize_command(b);
+    bool eq = x && y && !strcasecmp(x, y);
+    free(x);
+    free(y);
+    return eq;
 }
 
 const fx_pipeline *mock_fixture_find_pipeline(const mock_fixture *fx, const char *text)
 {
-    const char *t;
-    size_t len;
-    trimmed(text, &t, &len);
+    for (size_t i = 0; i < fx->n_pipelines; i++)
+        if (fx_command_equal(fx->pipelines[i].command, text)) return &fx->pipelines[i];
+    return NULL;
+}
+
+/* Case-insensitive Levenshtein distance, capped for long texts. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 512) la = 512;
+    if (lb > 512) lb = 512;
+    size_t *row = malloc((lb + 1) * sizeof *row);
+    if (!row) return SIZE_MAX;
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+            size_t best = diag + cost;
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    size_t d = row[lb];
+    free(row);
+    return d;
+}
+
+const fx_pipeline *mock_fixture_nearest_pipeline(const mock_fixture *fx, const char *text)
+{
+    const fx_pipeline *best = NULL;
+    size_t bd = SIZE_MAX;
+    char *t = normalize_command(text);
+    if (!t) return NULL;
     for (size_t i = 0; i < fx->n_pipelines; i++) {
-        const char *c = fx->pipelines[i].command;
-        if (strlen(c) == len && !strncasecmp(c, t, len)) return &fx->pipelines[i];
+        char *c = normalize_command(fx->pipelines[i].command);
+        size_t d = c ? edit_distance(c, t) : SIZE_MAX;
+        free(c);
+        if (d < bd) {
+            bd = d;
+            best = &fx->pipelines[i];
+        }
+    }
+    free(t);
+    return best;
+}
+
+const fx_completion *mock_fixture_find_completion(const mock_fixture *fx, const char *input,
+                                                  int cursor)
+{
+    int len = (int)strlen(input);
+    if (cursor < 0) cursor = len;
+    for (size_t i = 0; i < fx->n_completions; i++) {
+        const fx_completion *c = &fx->completions[i];
+        int cc = c->cursor < 0 ? (int)strlen(c->input) : c->cursor;
+        if (!strcmp(c->input, input) && cc == cursor) return c;
     }
     return NULL;
 }

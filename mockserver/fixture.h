@@ -23,7 +23,26 @@ typedef enum {
     FX_WAIT_SIGNAL,  /* <wait-signal/>: runs until the client sends Ctrl+C */
     FX_REPEAT,       /* <repeat count="N"> */
     FX_STATE,        /* <state>Completed</state>: ends the pipeline */
+    FX_SLEEP,        /* <sleep ms="..."/>: nothing for a while */
+    FX_PROGRESS,     /* <progress activity=.. />: PROGRESS_RECORD or WriteProgress */
+    FX_STREAM,       /* <warning>, <verbose>, <debug>, <information> */
+    FX_INCOMPLETE,   /* <incomplete-input/>: Failed with IncompleteParseException */
+    FX_BREAK,        /* <break-session/>: the pool breaks or the shell vanishes */
+    FX_KEY_REQUEST,  /* <public-key-request/>: PUBLIC_KEY_REQUEST on the pool */
 } fx_kind;
+
+/* How a record reaches the client: as its PSRP message or as the host call
+ * a server's host would make (WriteWarningLine, WriteProgress, ...). */
+typedef enum { FX_VIA_MESSAGE, FX_VIA_HOST_CALL } fx_via;
+
+/* What a host call's answer must hold, compared by meaning. */
+typedef struct {
+    char *name;   /* Prompt: the field name (a key of the answer's dictionary) */
+    char *text;   /* expected value as text; NULL when items are given */
+    char **items; /* expected list (String[] fields) */
+    size_t n_items;
+    bool is_list;
+} fx_expect_field;
 
 typedef struct {
     char *message;
@@ -47,10 +66,14 @@ struct fx_step {
 
     /* FX_HOST_CALL */
     int method_id;
-    bool wants_answer; /* non-void method: ci >= 0 and the pipeline waits */
-    char *id;          /* symbolic id for the expectation host-response:<id> */
-    char *expect;      /* expected answer, compared with the response's text */
-    bool expect_error; /* expect="error": the client answers with an exception */
+    bool wants_answer;       /* non-void method: ci >= 0 and the pipeline waits */
+    char *id;                /* symbolic id for the expectation host-response:<id> */
+    char *expect;            /* expected answer, compared with the response's text */
+    bool expect_error;       /* expect="error": the client answers with an exception */
+    fx_expect_field *fields; /* <expect-field>: Prompt answers */
+    size_t n_fields;
+    char *expect_user; /* <expect-credential user= password=> */
+    char *expect_password;
 
     /* FX_HOST_CALL (mp items), FX_OUTPUT (one message each), FX_MESSAGE (body) */
     etsn_value **values;
@@ -72,6 +95,20 @@ struct fx_step {
 
     /* FX_STATE: PSInvocationState (4 Completed, 5 Failed, 3 Stopped) */
     int state;
+
+    /* FX_SLEEP */
+    uint32_t ms;
+    /* FX_PROGRESS (values[0] is the ProgressRecord), FX_STREAM */
+    fx_via via;
+    int64_t source_id;
+    /* FX_STREAM: WARNING_RECORD, VERBOSE_RECORD, DEBUG_RECORD or
+     * INFORMATION_RECORD; the text is in text */
+    uint32_t stream;
+    char *source; /* INFORMATION_RECORD Source */
+    char **tags;
+    size_t n_tags;
+    /* FX_BREAK: true = the shell vanishes (every later request faults) */
+    bool vanish;
 };
 
 typedef struct {
@@ -87,6 +124,26 @@ typedef struct {
     char *description;
     int line;
 } fx_expect;
+
+/* <completion input="Get-Ch" cursor="6"><match>Get-ChildItem</match>...:
+ * what TabExpansion2 returns for that input. */
+typedef struct {
+    char *text;      /* CompletionText */
+    char *list_item; /* ListItemText (default: the text) */
+    char *tooltip;   /* ToolTip (default: the text) */
+    int type;        /* CompletionResultType number */
+    char *type_name;
+} fx_match;
+
+typedef struct {
+    char *input;
+    int cursor;             /* -1: the end of input */
+    int replacement_index;  /* -1: start of the word before the cursor */
+    int replacement_length; /* -1: that word's length */
+    fx_match *matches;
+    size_t n_matches;
+    int line;
+} fx_completion;
 
 typedef struct {
     char *domain; /* may be "" */
@@ -113,6 +170,10 @@ typedef struct {
     bool negotiate;
     bool basic;
     bool require_encryption;
+    uint32_t busy_ms;        /* <server busy-ms=>: the pool is busy this long after it opens */
+    bool request_public_key; /* <server public-key-request="true">: asks for the key on open */
+    fx_completion *completions;
+    size_t n_completions;
     fx_pipeline *pipelines;
     size_t n_pipelines;
     fx_expect *expects;
@@ -127,9 +188,18 @@ void mock_fixture_free(mock_fixture *fx);
 /* Frees an array of steps (also steps the engine builds for built-ins). */
 void fx_steps_free(fx_step *steps, size_t n);
 
-/* The fixture pipeline whose command equals text (both trimmed, case
- * insensitive), or NULL. */
+/* The fixture pipeline whose command equals text, or NULL. Compared as
+ * PowerShell text a person typed: case-insensitive, line endings (CRLF, CR,
+ * LF) alike, each line trimmed, the whole trimmed. */
 const fx_pipeline *mock_fixture_find_pipeline(const mock_fixture *fx, const char *text);
+/* The same comparison for any two texts. */
+bool fx_command_equal(const char *a, const char *b);
+/* The fixture pipeline whose command is closest to text (edit distance), or
+ * NULL when the fixture has none: for "nearest step" explanations. */
+const fx_pipeline *mock_fixture_nearest_pipeline(const mock_fixture *fx, const char *text);
+/* The <completion> for this input and cursor (cursor -1 = end), or NULL. */
+const fx_completion *mock_fixture_find_completion(const mock_fixture *fx, const char *input,
+                                                  int cursor);
 /* True when the server offers the command (GET_COMMAND_METADATA). */
 bool mock_fixture_has_command(const mock_fixture *fx, const char *name);
 

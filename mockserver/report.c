@@ -42,6 +42,13 @@ void mock_report_free(mock_report *r)
         free(r->events[i].detail);
     }
     free(r->events);
+    for (size_t i = 0; i < r->n_host_calls; i++) {
+        free(r->host_calls[i].id);
+        free(r->host_calls[i].method);
+        free(r->host_calls[i].pipeline);
+        free(r->host_calls[i].detail);
+    }
+    free(r->host_calls);
     free(r->scenario);
     free(r);
 }
@@ -109,6 +116,44 @@ int mock_report_event(mock_report *r, const char *kind, const char *detail)
         return -1;
     }
     r->n_events++;
+    return 0;
+}
+
+long mock_report_host_call(mock_report *r, const char *id, const char *method, const char *pipeline,
+                           long long ci)
+{
+    if (r->n_host_calls >= MOCK_REPORT_MAX_UNMATCHED) return -1;
+    mock_host_call *h = realloc(r->host_calls, (r->n_host_calls + 1) * sizeof *h);
+    if (!h) return -1;
+    r->host_calls = h;
+    h = &h[r->n_host_calls];
+    h->id = dup0(id);
+    h->method = dup0(method);
+    h->pipeline = dup0(pipeline);
+    h->detail = dup0("sent; no answer arrived");
+    h->ci = ci;
+    h->answered = false;
+    h->met = false;
+    if (!h->id || !h->method || !h->pipeline || !h->detail) {
+        free(h->id);
+        free(h->method);
+        free(h->pipeline);
+        free(h->detail);
+        return -1;
+    }
+    return (long)r->n_host_calls++;
+}
+
+int mock_report_host_answer(mock_report *r, long idx, bool met, const char *detail)
+{
+    if (idx < 0 || (size_t)idx >= r->n_host_calls) return -1;
+    mock_host_call *h = &r->host_calls[idx];
+    char *d = dup0(detail);
+    if (!d) return -1;
+    free(h->detail);
+    h->detail = d;
+    h->answered = true;
+    h->met = met;
     return 0;
 }
 
@@ -234,7 +279,23 @@ int mock_report_to_json(const mock_report *r, etsn_buf *out)
         rc |= mock_json_string(out, e->detail);
         rc |= etsn_buf_append_str(out, "}");
     }
-    rc |= etsn_buf_append_str(out, r->n_events ? "\n  ]" : "]");
+    rc |= etsn_buf_append_str(out, r->n_events ? "\n  ],\n  \"host_calls\": ["
+                                               : "],\n  \"host_calls\": [");
+    for (size_t i = 0; i < r->n_host_calls; i++) {
+        const mock_host_call *h = &r->host_calls[i];
+        rc |= etsn_buf_append_str(out, i ? ",\n    {\"id\": " : "\n    {\"id\": ");
+        rc |= mock_json_string(out, h->id);
+        rc |= etsn_buf_append_str(out, ", \"method\": ");
+        rc |= mock_json_string(out, h->method);
+        rc |= etsn_buf_append_str(out, ", \"pipeline\": ");
+        rc |= mock_json_string(out, h->pipeline);
+        rc |= etsn_buf_printf(out,
+                              ", \"ci\": %lld, \"answered\": %s, \"met\": %s, \"detail\": ", h->ci,
+                              h->answered ? "true" : "false", h->met ? "true" : "false");
+        rc |= mock_json_string(out, h->detail);
+        rc |= etsn_buf_append_str(out, "}");
+    }
+    rc |= etsn_buf_append_str(out, r->n_host_calls ? "\n  ]" : "]");
     rc |= etsn_buf_printf(out, ",\n  \"dropped_events\": %zu,\n  \"dropped_unmatched\": %zu\n}\n",
                           r->dropped_events, r->dropped_unmatched);
     return rc ? -1 : 0;

@@ -1,6 +1,7 @@
 /* What etsn-mockd saw, written as JSON at shutdown for etsn-conform:
  * {"scenario", "expectations": [{id, description, met, detail}],
- *  "unmatched": [{request, nearest, difference}], "events": [{kind, detail}]}.
+ *  "unmatched": [{request, nearest, difference}], "events": [{kind, detail}],
+ *  "host_calls": [{id, method, pipeline, ci, answered, met, detail}]}.
  * Not thread-safe: the engine calls it under its own lock. */
 #ifndef ETSN_MOCK_REPORT_H
 #define ETSN_MOCK_REPORT_H
@@ -33,6 +34,18 @@ typedef struct {
     char *detail;
 } mock_event;
 
+/* One host call that needed an answer: sent, answered, and whether the
+ * answer was what the fixture expects. */
+typedef struct {
+    char *id; /* host-response:<id> */
+    char *method;
+    char *pipeline;
+    long long ci;
+    bool answered;
+    bool met;
+    char *detail; /* what arrived */
+} mock_host_call;
+
 typedef struct {
     char *scenario;
     mock_expectation *expectations;
@@ -43,6 +56,8 @@ typedef struct {
     mock_event *events;
     size_t n_events;
     size_t dropped_events;
+    mock_host_call *host_calls;
+    size_t n_host_calls;
 } mock_report;
 
 mock_report *mock_report_new(const char *scenario);
@@ -53,6 +68,11 @@ int mock_report_expectation(mock_report *r, const char *id, const char *descript
 int mock_report_unmatched(mock_report *r, const char *request, const char *nearest,
                           const char *difference);
 int mock_report_event(mock_report *r, const char *kind, const char *detail);
+/* A host call was sent; returns its index (for mock_report_host_answer) or
+ * -1. Kept up to MOCK_REPORT_MAX_UNMATCHED. */
+long mock_report_host_call(mock_report *r, const char *id, const char *method, const char *pipeline,
+                           long long ci);
+int mock_report_host_answer(mock_report *r, long idx, bool met, const char *detail);
 /* Number of recorded events of this kind. */
 size_t mock_report_count_events(const mock_report *r, const char *kind);
 

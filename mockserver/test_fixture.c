@@ -214,6 +214,100 @@ START_TEST(test_shipped_fixtures)
 }
 END_TEST
 
+START_TEST(test_host_call_helpers)
+{
+    const char *xml =
+        "<scenario name='h'>\n"
+        "  <user name='alice' password='pw'/>\n"
+        "  <pipeline command='p'>\n"
+        "    <host-call method='PromptForChoice' id='c' expect='1'><caption>C</caption>"
+        "<message>M</message><choice label='&amp;Yes' help='go'/><choice label='&amp;No'/>"
+        "<default>0</default></host-call>\n"
+        "    <host-call method='Prompt'><caption/><message/><field name='Name' "
+        "type='System.String'/><field name='Cred' "
+        "type='System.Management.Automation.PSCredential'/>"
+        "<expect-field name='Name'>bob</expect-field></host-call>\n"
+        "    <host-call method='PromptForCredential1'><caption>c</caption><message>m</message>"
+        "<user>bob</user><target/><expect-credential user='bob' password='x'/></host-call>\n"
+        "    <host-call method='WriteLine3' foreground='Yellow' background='Black'>hi</host-call>\n"
+        "    <host-call method='SetCursorPosition'><coordinates x='1' y='2'/></host-call>\n"
+        "    <host-call method='SetBufferContents1'><coordinates/><cells rows='2' cols='3' "
+        "char='#'/></host-call>\n"
+        "    <host-call method='ScrollBufferContents'><rectangle right='9' bottom='9'/>"
+        "<coordinates x='0' y='1'/><rectangle right='9' bottom='9'/><buffer-cell char=' '/>"
+        "</host-call>\n"
+        "    <host-call method='ReadKey' expect='y'/>\n"
+        "    <progress activity='A' percent='10'/>\n"
+        "    <warning via='host-call'>w</warning>\n"
+        "    <sleep ms='5'/>\n"
+        "    <incomplete-input/>\n"
+        "  </pipeline>\n"
+        "  <pipeline><command>\n  if ($x) {\n    1\n  }\n</command><output>1</output></pipeline>\n"
+        "  <completion input='Get-Ch'><match>Get-ChildItem</match>"
+        "<match type='ParameterName'>-Path</match></completion>\n"
+        "</scenario>\n";
+    char err[512] = "";
+    mock_fixture *fx = load(xml, err, sizeof err);
+    ck_assert_msg(fx != NULL, "%s", err);
+    const fx_step *s = fx->pipelines[0].steps;
+    ck_assert_uint_eq(s[0].n_values, 4);
+    ck_assert_uint_eq(s[0].values[2]->n_items, 2);
+    ck_assert_str_eq(etsn_v_as_str(etsn_v_get(s[0].values[2]->items[0], "label")), "&Yes");
+    ck_assert_uint_eq(s[1].n_values, 3);
+    ck_assert_uint_eq(s[1].n_fields, 1);
+    ck_assert_str_eq(
+        etsn_v_as_str(etsn_v_get(s[1].values[2]->items[1], "parameterAssemblyFullName")),
+        "System.Management.Automation, Version=3.0.0.0, Culture=neutral, "
+        "PublicKeyToken=31bf3856ad364e35");
+    ck_assert_str_eq(s[2].expect_user, "bob");
+    ck_assert_uint_eq(s[3].n_values, 3);
+    int64_t fg = 0;
+    ck_assert(etsn_v_as_i64(s[3].values[0], &fg));
+    ck_assert_int_eq(fg, 14);
+    ck_assert_uint_eq(etsn_v_get(s[5].values[1], "mae")->n_items, 6);
+    ck_assert_uint_eq(s[7].n_values, 1); /* ReadKey gets IncludeKeyDown */
+    ck_assert_int_eq(s[8].kind, FX_PROGRESS);
+    ck_assert_int_eq(s[9].via, FX_VIA_HOST_CALL);
+    ck_assert_int_eq(s[10].ms, 5);
+    ck_assert_int_eq(s[11].kind, FX_INCOMPLETE);
+    ck_assert_ptr_nonnull(mock_fixture_find_pipeline(fx, "if ($x) {\r\n1\r\n}"));
+    ck_assert_uint_eq(fx->pipelines[1].n_steps, 1);
+    const fx_completion *c = mock_fixture_find_completion(fx, "Get-Ch", 6);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(c->matches[0].type, 2);
+    ck_assert_int_eq(c->matches[1].type, 7);
+    ck_assert_ptr_null(mock_fixture_find_completion(fx, "Get-Ch", 3));
+    ck_assert_ptr_eq(mock_fixture_nearest_pipeline(fx, "q"), &fx->pipelines[0]);
+    mock_fixture_free(fx);
+}
+END_TEST
+
+START_TEST(test_helper_errors)
+{
+    expect_error("<scenario name='s'><user name='a' password='b'/>\n"
+                 "<pipeline command='x'><host-call method='PromptForChoice'><caption/>"
+                 "</host-call></pipeline></scenario>",
+                 2, "PowerShell sends 4 parameter(s), the fixture gives 1");
+    expect_error("<scenario name='s'><user name='a' password='b'/>\n"
+                 "<pipeline command='x'><host-call method='WriteLine2'>"
+                 "<expect-field name='a'>b</expect-field>x</host-call></pipeline></scenario>",
+                 2, "void method");
+    expect_error("<scenario name='s'><user name='a' password='b'/>\n"
+                 "<pipeline command='x'><sleep ms='soon'/></pipeline></scenario>",
+                 2, "milliseconds");
+    expect_error("<scenario name='s'><user name='a' password='b'/>\n"
+                 "<pipeline command='x'><progress activity='a' via='pigeon'/></pipeline>"
+                 "</scenario>",
+                 2, "message or host-call");
+    expect_error("<scenario name='s'><user name='a' password='b'/>\n"
+                 "<completion input='x'><match type='Nope'>y</match></completion></scenario>",
+                 2, "unknown CompletionResultType");
+    expect_error("<scenario name='s'><user name='a' password='b'/>\n"
+                 "<server busy-ms='-1'/></scenario>",
+                 2, "busy-ms");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fixture");
@@ -228,6 +322,8 @@ int main(void)
     if (f) {
         fclose(f);
         tcase_add_test(tc, test_shipped_fixtures);
+        tcase_add_test(tc, test_host_call_helpers);
+        tcase_add_test(tc, test_helper_errors);
     }
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -22,6 +22,7 @@ char *etsn_line_input_read(void *arg, const char *prompt)
         return line;
     }
     fputs(prompt, li->out);
+    fflush(li->out); /* the prompt must be out before we block on input */
     char *line = NULL;
     size_t cap = 0;
     ssize_t n = getline(&line, &cap, li->in);

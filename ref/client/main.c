@@ -191,6 +191,7 @@ int main(int argc, char **argv)
     etsn_error_clear(&err);
     if (etsn_args_parse(argc, argv, &args, &err) < 0) {
         print_error(&err);
+        etsn_args_free(&args);
         return ETSN_EXIT_USAGE;
     }
     int status = ETSN_EXIT_OK;
