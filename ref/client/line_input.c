@@ -1,31 +1,167 @@
 #include "line_input.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <editline/readline.h>
 
+#include "interrupt.h"
+
+/* libedit's readline interface keeps global state; one reader per process. */
+static etsn_line_input *active;
+static char *finished_line;
+static bool line_done;
+
+char *etsn_history_path(void)
+{
+    const char *state = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    char dir[4096];
+    if (state && *state == '/')
+        snprintf(dir, sizeof dir, "%s/etsn", state);
+    else if (home && *home)
+        snprintf(dir, sizeof dir, "%s/.local/state/etsn", home);
+    else
+        return NULL;
+    /* Create the directory chain with owner-only access. */
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        mkdir(dir, 0700);
+        *p = '/';
+    }
+    mkdir(dir, 0700);
+    size_t n = strlen(dir) + sizeof "/history";
+    char *path = malloc(n);
+    if (path) snprintf(path, n, "%s/history", dir);
+    return path;
+}
+
+static char **complete_hook(const char *text, int start, int end)
+{
+    (void)text;
+    (void)start;
+    (void)end;
+    rl_attempted_completion_over = 1; /* never fall back to file names */
+    if (!active || !active->complete) return NULL;
+    char **found = NULL;
+    size_t from = 0, len = 0;
+    size_t n = active->complete(active->complete_ctx, rl_line_buffer, (size_t)rl_point, &found,
+                                &from, &len);
+    if (n == 0 || from > (size_t)rl_end || from + len > (size_t)rl_end) {
+        for (size_t i = 0; i < n; i++) free(found[i]);
+        free(found);
+        return NULL;
+    }
+    /* libedit replaces the word it chose, so rewrite the span ourselves and
+     * show the remote matches as the candidates. */
+    if (n == 1) {
+        char *line = malloc((size_t)rl_end + strlen(found[0]) + 1);
+        if (line) {
+            memcpy(line, rl_line_buffer, from);
+            strcpy(line + from, found[0]);
+            size_t cursor = strlen(line);
+            strcat(line, rl_line_buffer + from + len);
+            rl_replace_line(line, 0);
+            rl_point = (int)cursor;
+            free(line);
+        }
+        free(found[0]);
+        free(found);
+        return NULL;
+    }
+    char **out = calloc(n + 2, sizeof *out);
+    if (!out) {
+        for (size_t i = 0; i < n; i++) free(found[i]);
+        free(found);
+        return NULL;
+    }
+    out[0] = strndup(rl_line_buffer + from, len); /* common part: keep what was typed */
+    for (size_t i = 0; i < n; i++) out[i + 1] = found[i];
+    free(found);
+    return out;
+}
+
 void etsn_line_input_init(etsn_line_input *li, FILE *in, FILE *out)
 {
+    memset(li, 0, sizeof *li);
     li->in = in;
     li->out = out;
     li->terminal = isatty(fileno(in)) && isatty(fileno(out));
+    if (!li->terminal) return;
+    active = li;
+    rl_readline_name = "etsn";
+    rl_catch_signals = 0; /* SIGINT is ours (interrupt.c) */
+    rl_attempted_completion_function = complete_hook;
+    using_history();
+    li->history_path = etsn_history_path();
+    if (li->history_path) read_history(li->history_path);
+}
+
+void etsn_line_input_finish(etsn_line_input *li)
+{
+    if (li->terminal && li->history_path) {
+        write_history(li->history_path);
+        chmod(li->history_path, 0600);
+    }
+    free(li->history_path);
+    li->history_path = NULL;
+    if (active == li) active = NULL;
+}
+
+static void on_line(char *line)
+{
+    finished_line = line;
+    line_done = true;
+    rl_callback_handler_remove();
+}
+
+static char *read_terminal(etsn_line_input *li, const char *prompt)
+{
+    line_done = false;
+    finished_line = NULL;
+    etsn_interrupt_take(); /* a Ctrl+C from before the prompt is spent */
+    rl_callback_handler_install(prompt, on_line);
+    while (!line_done) {
+        struct pollfd fds[2] = {{.fd = fileno(li->in), .events = POLLIN},
+                                {.fd = etsn_interrupt_fd(), .events = POLLIN}};
+        int n = poll(fds, fds[1].fd >= 0 ? 2 : 1, -1);
+        if (n < 0 && errno != EINTR) break;
+        if (fds[1].fd >= 0 && (fds[1].revents & POLLIN) && etsn_interrupt_take()) {
+            /* ConsoleHost on Ctrl+C at the prompt: drop the line, newline,
+             * prompt again. */
+            rl_callback_handler_remove();
+            fputc('\n', li->out);
+            fflush(li->out);
+            return strdup("");
+        }
+        if (fds[0].revents & (POLLIN | POLLHUP)) rl_callback_read_char();
+    }
+    if (!line_done) rl_callback_handler_remove();
+    char *line = finished_line;
+    if (line && *line) add_history(line);
+    return line;
 }
 
 char *etsn_line_input_read(void *arg, const char *prompt)
 {
     etsn_line_input *li = arg;
-    if (li->terminal) {
-        char *line = readline(prompt);
-        if (line && *line) add_history(line);
-        return line;
-    }
+    if (li->terminal) return read_terminal(li, prompt);
     fputs(prompt, li->out);
     fflush(li->out); /* the prompt must be out before we block on input */
     char *line = NULL;
     size_t cap = 0;
-    ssize_t n = getline(&line, &cap, li->in);
+    ssize_t n;
+    for (;;) {
+        errno = 0;
+        n = getline(&line, &cap, li->in);
+        if (n >= 0 || errno != EINTR || feof(li->in)) break;
+        clearerr(li->in); /* a signal, not the end of input */
+    }
     if (n < 0) {
         free(line);
         fputc('\n', li->out);

@@ -54,6 +54,8 @@ static bool session_lookup_error(const etsn_args *a, etsn_error *err)
     return true;
 }
 
+/* HostInfo (MS-PSRP 2.2.3.14) for the console as it is now: sent with the
+ * pool and with every pipeline, so Out-Default formats to the window. */
 static void terminal_host(etsn_host_info *h)
 {
     struct winsize ws = {0};
@@ -123,6 +125,9 @@ static int run(const etsn_args *a)
     culture(locale);
     etsn_line_input input;
     etsn_line_input_init(&input, stdin, stdout);
+    /* Off a terminal the host reads answers (passwords) straight from fd 0:
+     * stdio must not read ahead of it. */
+    if (!input.terminal) setvbuf(stdin, NULL, _IONBF, 0);
     etsn_session_config cfg = {
         .display_name = a->display_name,
         .http =
@@ -149,12 +154,15 @@ static int run(const etsn_args *a)
             },
         .read_line = etsn_line_input_read,
         .read_line_ctx = &input,
+        .line_input = &input,
+        .host_info = terminal_host,
         .out = stdout,
         .err = stderr,
     };
     terminal_host(&cfg.client.host);
 
     int status = etsn_session_run(&cfg, &err);
+    etsn_line_input_finish(&input);
     etsn_credential_free(&cred);
     if (status == ETSN_EXIT_OPEN_FAILED) {
         if (!err.fqid[0]) {

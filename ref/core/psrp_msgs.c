@@ -263,7 +263,21 @@ static etsn_value *command_value(const etsn_command *c)
     add(v, "MergeMyResult", result_types(c->merge_my_result), &ok);
     add(v, "MergeToResult", result_types(c->merge_to_result), &ok);
     add(v, "MergePreviousResults", result_types(c->merge_previous), &ok);
-    add(v, "Args", typed_list(psobject_list), &ok);
+    etsn_value *args = typed_list(psobject_list);
+    for (size_t i = 0; args && i < c->n_args; i++) {
+        /* MS-PSRP 2.2.3.13: each argument is {N: name or Nil, V: value}. */
+        etsn_value *a = etsn_v_obj();
+        bool aok = a != NULL;
+        if (aok) add(a, "N", c->args[i].name ? etsn_v_string(c->args[i].name) : etsn_v_nil(), &aok);
+        if (aok)
+            add(a, "V",
+                c->args[i].value ? etsn_v_ref((etsn_value *)c->args[i].value) : etsn_v_nil(), &aok);
+        if (!aok || etsn_obj_push_item(args, a) < 0) {
+            if (!aok) etsn_v_free(a);
+            ok = false;
+        }
+    }
+    add(v, "Args", args, &ok);
     add(v, "MergeError", result_types(0), &ok);
     add(v, "MergeWarning", result_types(0), &ok);
     add(v, "MergeVerbose", result_types(0), &ok);

@@ -50,6 +50,12 @@ enum { /* PSInvocationState (MS-PSRP 2.2.3.5) */
 const char *etsn_host_method_name(int method_id);
 int etsn_host_method_from_name(const char *name);
 
+/* A named parameter (name NULL: positional) of a command; value borrowed. */
+typedef struct {
+    const char *name;
+    const etsn_value *value;
+} etsn_command_arg;
+
 /* One command of a pipeline. */
 typedef struct {
     const char *text; /* command name or script text */
@@ -59,6 +65,8 @@ typedef struct {
     int merge_my_result; /* PipelineResultTypes: 0 None, 1 Output, 2 Error */
     int merge_to_result;
     int merge_previous; /* 3 = Error|Output */
+    const etsn_command_arg *args;
+    size_t n_args;
 } etsn_command;
 
 /* ---- client to server ---- */
