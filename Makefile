@@ -4,7 +4,7 @@
 PKGS      := libxml-2.0 openssl libcurl libmicrohttpd krb5-gssapi check libedit
 DEB_PKGS  := gcc make pkg-config libxml2-dev libssl-dev libkrb5-dev krb5-kdc krb5-admin-server \
              gss-ntlmssp libcurl4-openssl-dev libmicrohttpd-dev check libedit-dev valgrind \
-             tmux clang-format time tcpdump
+             tmux clang-format time tcpdump openssl ca-certificates
 FUZZ_DEB_PKGS := clang libclang-rt-14-dev
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -106,10 +106,10 @@ bench: ensure-deps
 	@tools/bench.sh $(BIN)
 
 asan: ensure-deps
-	@LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp:fast_unwind_on_malloc=0 \
+	@LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp:fast_unwind_on_malloc=0:print_suppressions=0 \
 	    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin CC=gcc \
 	    SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    all unit conformance
+	    CONFORM_FLAGS="--timeout-factor 4" all unit conformance
 
 memcheck: ensure-deps
 	@$(MAKE) --no-print-directory all

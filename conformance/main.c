@@ -18,7 +18,8 @@ static void usage(FILE *f)
 {
     fputs("usage: etsn-conform --client PATH --mockd PATH --cases DIR --fixtures DIR\n"
           "                    [--junit FILE] [--filter GLOB] [--tags a,b] [--adapter PATH]\n"
-          "                    [--valgrind] [--keep] [--verbose] [--jobs N] [--max-output BYTES]\n"
+          "                    [--valgrind] [--timeout-factor F] [--keep] [--verbose] [--jobs N]\n"
+          "                    [--max-output BYTES]\n"
           "\n"
           "  --client PATH      the client under test (etsn, or what --adapter wraps)\n"
           "  --mockd PATH       etsn-mockd\n"
@@ -29,6 +30,7 @@ static void usage(FILE *f)
           "  --tags a,b         run only cases with at least one of these tags\n"
           "  --adapter PATH     run PATH with the case's arguments instead of the client\n"
           "  --valgrind         run client and mock under valgrind; timeouts x10\n"
+          "  --timeout-factor F multiply every timeout by F (e.g. for sanitizer builds)\n"
           "  --keep             keep each case's temporary directory\n"
           "  --verbose          show argv, timings and paths for every case\n"
           "  --jobs N           cases run in parallel (default 2)\n"
@@ -102,6 +104,7 @@ int main(int argc, char **argv)
         O_KEEP,
         O_JOBS,
         O_MAXOUT,
+        O_TIMEOUT_FACTOR,
     };
     static const struct option opts[] = {
         {"client", required_argument, NULL, O_CLIENT},
@@ -117,6 +120,7 @@ int main(int argc, char **argv)
         {"verbose", no_argument, NULL, 'v'},
         {"jobs", required_argument, NULL, O_JOBS},
         {"max-output", required_argument, NULL, O_MAXOUT},
+        {"timeout-factor", required_argument, NULL, O_TIMEOUT_FACTOR},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -183,6 +187,15 @@ int main(int argc, char **argv)
                 return 2;
             }
             o.max_output = (size_t)v;
+            break;
+        }
+        case O_TIMEOUT_FACTOR: {
+            double f = strtod(optarg, &end);
+            if (*end || !(f >= 1 && f <= 100)) {
+                fprintf(stderr, "etsn-conform: --timeout-factor takes 1..100\n");
+                return 2;
+            }
+            o.timeout_factor = f;
             break;
         }
         case 'h':

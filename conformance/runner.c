@@ -292,15 +292,11 @@ static int push_valgrind(const conf_options *o, conf_strv *argv, const char *log
 {
     char vg[PATH_MAX];
     if (conf_find_program("valgrind", vg, sizeof vg) < 0) return -1;
-    const char *fixed[] = {vg,
-                           "-q",
-                           "--error-exitcode=99",
-                           "--leak-check=full",
+    const char *fixed[] = {vg, "-q", "--error-exitcode=99", "--leak-check=full",
                            "--errors-for-leak-kinds=definite",
                            /* deep enough for the suppressions of leaks
                             * inside gss-ntlmssp and MIT krb5 to match */
-                           "--num-callers=50",
-                           "--track-fds=no"};
+                           "--num-callers=50", "--track-fds=no"};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (conf_strv_push(argv, fixed[i], strlen(fixed[i])) < 0) return -1;
     char opt[PATH_MAX + 32];
@@ -486,7 +482,8 @@ void conf_run_case(const conf_options *o, const conf_case *c, conf_result *res)
         return;
     }
 
-    const double stretch = o->valgrind ? CONF_VALGRIND_STRETCH : 1;
+    const double stretch =
+        (o->valgrind ? CONF_VALGRIND_STRETCH : 1) * (o->timeout_factor > 0 ? o->timeout_factor : 1);
     char dir[PATH_MAX], fixture[PATH_MAX], report[PATH_MAX + 16], mout[PATH_MAX + 16],
         merr[PATH_MAX + 16], pwfile[PATH_MAX + 16], cvg[PATH_MAX + 16], mvg[PATH_MAX + 16];
     const char *base = o->tmp_base ? o->tmp_base : getenv("TMPDIR");

@@ -26,7 +26,8 @@ typedef struct {
     conf_strv tags;      /* run only cases with one of these; empty: all */
     const char *adapter; /* run this instead of client, see docs/conformance.md */
     bool valgrind;
-    bool keep; /* leave each case's temp dir behind */
+    double timeout_factor; /* every timeout times this (sanitizer builds); 0 = 1 */
+    bool keep;             /* leave each case's temp dir behind */
     bool verbose;
     int jobs;
     size_t max_output;         /* bytes of stdout/stderr kept per stream */
