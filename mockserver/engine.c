@@ -62,6 +62,7 @@ typedef struct pipe {
     size_t n_own;
     fx_cursor cur;
     int64_t wait_ci;
+    int64_t aborted_ci; /* a host call Ctrl+C stopped; its late answer is expected */
     const fx_step *wait_step;
     long wait_report; /* index in the report's host_calls */
     struct timespec wake;
@@ -1506,6 +1507,12 @@ static void host_response(mock_engine *e, shell *sh, pipe *p, const etsn_value *
                   "no call id (ci) in the response");
         return;
     }
+    if (p->aborted_ci && ci == p->aborted_ci) {
+        /* DispatchTable.SetResponse: an answer to a call Ctrl+C aborted
+         * has nobody waiting for it and is dropped silently. */
+        event(e, "host-response-after-stop", "ci=%" PRId64 " on '%s'", ci, pipe_label(p));
+        return;
+    }
     if (p->st != PS_WAIT_HOST || ci != p->wait_ci) {
         char nearest[300];
         if (p->st == PS_WAIT_HOST)
@@ -2074,6 +2081,7 @@ static int do_signal(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
         add_fact(e, "signal-ctrl-c", true, p->text ? p->text : p->command_id);
         event(e, "signal", "crtl_c on '%s'", p->text ? p->text : p->command_id);
         if (p->st != PS_FINISHED) {
+            if (p->st == PS_WAIT_HOST) p->aborted_ci = p->wait_ci;
             fx_error fe = {0};
             fe.message = "The pipeline has been stopped.";
             fe.exception_type = "System.Management.Automation.PipelineStoppedException";

@@ -25,6 +25,8 @@
  * contexts live and die with the connection. */
 #include "http_server.h"
 
+#include "../ref/core/base64.h"
+
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -91,32 +93,12 @@ static void conn_reset_auth(conn_state *cs)
     cs->user = NULL;
 }
 
-static int b64_encode(const uint8_t *in, size_t len, etsn_buf *out)
-{
-    size_t n = 4 * ((len + 2) / 3);
-    if (len > (size_t)INT32_MAX / 2 || etsn_buf_reserve(out, n) < 0) return -1;
-    int w = EVP_EncodeBlock(out->data + out->len, in, (int)len);
-    if (w < 0) return -1;
-    out->len += (size_t)w;
-    out->data[out->len] = 0;
-    return 0;
-}
-
-static int b64_decode(const char *in, etsn_buf *out)
+/* An HTTP auth token: base64 up to the first blank (RFC 7235 token68). */
+static int token_decode(const char *in, etsn_buf *out)
 {
     while (*in == ' ') in++;
     size_t len = strcspn(in, " \t\r\n");
-    if (len == 0 || len % 4 != 0 || len > (size_t)INT32_MAX ||
-        etsn_buf_reserve(out, len / 4 * 3) < 0)
-        return -1;
-    int w = EVP_DecodeBlock(out->data + out->len, (const unsigned char *)in, (int)len);
-    if (w < 0) return -1;
-    /* EVP_DecodeBlock counts the padding as data bytes. */
-    if (in[len - 1] == '=') w--;
-    if (in[len - 2] == '=') w--;
-    out->len += (size_t)w;
-    out->data[out->len] = 0;
-    return 0;
+    return len ? etsn_base64_decode(in, len, out) : -1;
 }
 
 /* ---- responses ---- */
@@ -232,7 +214,7 @@ static enum MHD_Result handle_negotiate(mock_http *m, struct MHD_Connection *c, 
 
     /* A token on an authenticated connection starts a new handshake. */
     if (cs->authed) conn_reset_auth(cs);
-    if (b64_decode(token, &in) < 0) {
+    if (token_decode(token, &in) < 0) {
         emit(m, "auth-failed", "malformed token");
         conn_reset_auth(cs);
         ret = send_unauthorized(m, c);
@@ -261,8 +243,8 @@ static enum MHD_Result handle_negotiate(mock_http *m, struct MHD_Connection *c, 
         ret = send_unauthorized(m, c);
         goto out;
     }
-    if (out.len &&
-        (etsn_buf_printf(&www, "%s ", scheme) < 0 || b64_encode(out.data, out.len, &www) < 0)) {
+    if (out.len && (etsn_buf_printf(&www, "%s ", scheme) < 0 ||
+                    etsn_base64_encode(out.data, out.len, &www) < 0)) {
         conn_reset_auth(cs);
         ret = send_reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, 0, NULL, NULL, NULL);
         goto out;
@@ -293,7 +275,7 @@ static enum MHD_Result handle_basic(mock_http *m, struct MHD_Connection *c, conn
     etsn_buf cred = ETSN_BUF_INIT;
     enum MHD_Result ret;
     char *colon;
-    if (b64_decode(token, &cred) < 0 || !(colon = memchr(cred.data, ':', cred.len))) {
+    if (token_decode(token, &cred) < 0 || !(colon = memchr(cred.data, ':', cred.len))) {
         emit(m, "auth-failed", "malformed Basic credentials");
         ret = send_unauthorized(m, c);
         goto out;

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,10 +42,16 @@ char *etsn_history_path(void)
     return path;
 }
 
+/* Remote tab completion through libedit's completion hook. The server says
+ * which span of the line its matches replace (ReplacementIndex/Length);
+ * libedit replaces the word before the cursor, split at blanks only (see
+ * init). Each match is cut to the part that stands in for libedit's word,
+ * which is exact whenever the typed span is a prefix of the match, as
+ * completions are. One match completes in place; several complete their
+ * common prefix and a second Tab lists them (where PowerShell's console
+ * cycles through them instead). */
 static char **complete_hook(const char *text, int start, int end)
 {
-    (void)text;
-    (void)start;
     (void)end;
     rl_attempted_completion_over = 1; /* never fall back to file names */
     if (!active || !active->complete) return NULL;
@@ -52,36 +59,44 @@ static char **complete_hook(const char *text, int start, int end)
     size_t from = 0, len = 0;
     size_t n = active->complete(active->complete_ctx, rl_line_buffer, (size_t)rl_point, &found,
                                 &from, &len);
-    if (n == 0 || from > (size_t)rl_end || from + len > (size_t)rl_end) {
-        for (size_t i = 0; i < n; i++) free(found[i]);
-        free(found);
-        return NULL;
-    }
-    /* libedit replaces the word it chose, so rewrite the span ourselves and
-     * show the remote matches as the candidates. */
-    if (n == 1) {
-        char *line = malloc((size_t)rl_end + strlen(found[0]) + 1);
-        if (line) {
-            memcpy(line, rl_line_buffer, from);
-            strcpy(line + from, found[0]);
-            size_t cursor = strlen(line);
-            strcat(line, rl_line_buffer + from + len);
-            rl_replace_line(line, 0);
-            rl_point = (int)cursor;
-            free(line);
+    size_t word = (size_t)start; /* where libedit's word begins */
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* The part of the line between the server's span and libedit's
+         * word must be the match's own beginning. */
+        bool fits = from <= word && word - from <= strlen(found[i]) &&
+                    !strncasecmp(found[i], rl_line_buffer + from, word - from);
+        if (fits) {
+            char *cut = strdup(found[i] + (word - from));
+            free(found[i]);
+            found[kept++] = cut;
+        } else {
+            free(found[i]);
         }
-        free(found[0]);
+    }
+    if (kept == 0) {
         free(found);
         return NULL;
     }
-    char **out = calloc(n + 2, sizeof *out);
+    char **out = calloc(kept + 2, sizeof *out);
     if (!out) {
-        for (size_t i = 0; i < n; i++) free(found[i]);
+        for (size_t i = 0; i < kept; i++) free(found[i]);
         free(found);
         return NULL;
     }
-    out[0] = strndup(rl_line_buffer + from, len); /* common part: keep what was typed */
-    for (size_t i = 0; i < n; i++) out[i + 1] = found[i];
+    if (kept == 1) {
+        out[0] = found[0];
+    } else {
+        /* readline's convention: first the common prefix, then the list. */
+        size_t common = strlen(found[0]);
+        for (size_t i = 1; i < kept; i++) {
+            size_t j = 0;
+            while (j < common && found[i][j] && found[0][j] == found[i][j]) j++;
+            common = j;
+        }
+        out[0] = common >= strlen(text) ? strndup(found[0], common) : strdup(text);
+        for (size_t i = 0; i < kept; i++) out[i + 1] = found[i];
+    }
     free(found);
     return out;
 }
@@ -97,6 +112,10 @@ void etsn_line_input_init(etsn_line_input *li, FILE *in, FILE *out)
     rl_readline_name = "etsn";
     rl_catch_signals = 0; /* SIGINT is ours (interrupt.c) */
     rl_attempted_completion_function = complete_hook;
+    /* PowerShell words end at blanks; a path's \\ or a variable's $ are
+     * part of them. */
+    rl_completer_word_break_characters = " \t\n";
+    rl_completion_append_character = '\0';
     using_history();
     li->history_path = etsn_history_path();
     if (li->history_path) read_history(li->history_path);

@@ -185,8 +185,6 @@ static int run(const etsn_args *a)
         } else {
             print_error(&err);
         }
-    } else if (status == ETSN_EXIT_SESSION_LOST) {
-        print_error(&err);
     }
     return status;
 }

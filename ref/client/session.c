@@ -49,7 +49,8 @@ typedef struct {
     etsn_http *control; /* watcher thread: Signal while a Receive waits */
     etsn_pipeline *current;
     bool signal_sent;
-    bool cancelled; /* Ctrl+C while connecting */
+    bool stopped_by_user; /* the last typed command was stopped with Ctrl+C */
+    bool cancelled;       /* Ctrl+C while connecting */
 
     etsn_host_ui ui;
     etsn_host_info host;
@@ -393,13 +394,29 @@ static run_result run_pipeline(session *s, uint32_t type, etsn_value *body, bool
         drain_events(s);
     }
     stop_watch(s);
+    if (!capture) s->stopped_by_user = s->signal_sent;
     etsn_host_ui_end_pipeline(&s->ui);
     pthread_mutex_lock(&s->lock);
     s->current = NULL;
     etsn_pipeline_free(s->client, p);
     pthread_mutex_unlock(&s->lock);
 
-    if (rc < 0 || s->broken) return RUN_BROKEN;
+    if (rc < 0 || s->broken) {
+        /* A typed command learns of the break and says so, in the words of
+         * the command transport (RemotingErrorIdStrings
+         * CommandReceiveExCallBackError); the prompt pipeline is silent, as
+         * ConsoleHost drops a failing prompt's error. */
+        if (!capture && s->err->message[0]) {
+            if (s->broken)
+                fprintf(s->cfg->err, "%s\n", s->err->message);
+            else
+                fprintf(s->cfg->err,
+                        "Processing data for a remote command failed with the following error "
+                        "message: %s\n",
+                        s->err->message);
+        }
+        return RUN_BROKEN;
+    }
     if (s->pipeline_state == ETSN_PIPE_FAILED) {
         etsn_error_record rec;
         etsn_error_record_read(s->pipeline_error, &rec);
@@ -598,6 +615,13 @@ static char *read_command(session *s, bool block_mode, run_result *failure)
         *failure = r;
         return NULL;
     }
+    /* The terminal echoed ^C (and any type-ahead) on the current row while
+     * the command ran; PowerShell's console echoes nothing there, so the
+     * prompt starts on a clean row. */
+    if (s->stopped_by_user && s->ui.terminal) {
+        fputs("\r\033[K", s->cfg->out);
+        s->stopped_by_user = false;
+    }
     /* HostUtilities.GetRemotePrompt: "[{0}]: {1}", "PS>" when prompt gave
      * nothing. */
     etsn_buf prompt = ETSN_BUF_INIT;
@@ -612,8 +636,6 @@ static char *read_command(session *s, bool block_mode, run_result *failure)
  * with CommandNotExecuted (ConsoleHostStrings.resx; no final period). */
 static void report_broken(session *s)
 {
-    fprintf(s->cfg->err, "%s\n",
-            s->err->message[0] ? s->err->message : "The remote session broke.");
     fflush(s->cfg->err);
     char *line = s->cfg->read_line(s->cfg->read_line_ctx, "");
     if (line && !blank(line))

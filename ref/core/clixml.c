@@ -1,6 +1,8 @@
 /* CLIXML (MS-PSRP 2.2.5): value model, writer and reader. */
 #include "clixml.h"
 
+#include "base64.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -15,7 +17,6 @@
 #include <time.h>
 
 #include <libxml/parser.h>
-#include <openssl/evp.h>
 
 /* ------------------------------------------------------------------------ */
 /* values                                                                   */
@@ -992,18 +993,9 @@ static int w_text_elem(wctx *w, const char *tag, const char *name, const char *t
 
 static int w_base64(wctx *w, const char *tag, const char *name, const uint8_t *p, size_t len)
 {
-    if (w_open(w, tag, name) < 0 || etsn_buf_append_byte(w->out, '>') < 0) return -1;
-    /* EVP_EncodeBlock takes an int; whole groups of three keep chunks joinable. */
-    const size_t chunk = 3 * 1024 * 1024;
-    for (size_t off = 0; off < len; off += chunk) {
-        size_t n = len - off < chunk ? len - off : chunk;
-        size_t enc = 4 * ((n + 2) / 3);
-        if (etsn_buf_reserve(w->out, enc) < 0) return -1;
-        int got = EVP_EncodeBlock(w->out->data + w->out->len, p + off, (int)n);
-        if (got < 0) return -1;
-        w->out->len += (size_t)got;
-        w->out->data[w->out->len] = 0;
-    }
+    if (w_open(w, tag, name) < 0 || etsn_buf_append_byte(w->out, '>') < 0 ||
+        etsn_base64_encode(p, len, w->out) < 0)
+        return -1;
     return etsn_buf_printf(w->out, "</%s>", tag);
 }
 
@@ -1407,26 +1399,20 @@ static etsn_value *parse_base64(pctx *c, xmlNodePtr node, etsn_vkind kind)
     const char *s;
     size_t len;
     if (!leaf_text(c, node, &s, &len)) return NULL;
-    if (len > INT_MAX) return pfail(c, "base64 in <%s> is too long", tagname(node));
     etsn_value *v = v_new(kind);
-    EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
-    if (!v || !ctx || !(v->str = malloc(len / 4 * 3 + 4))) {
-        etsn_v_free(v);
-        EVP_ENCODE_CTX_free(ctx);
-        return pfail(c, "out of memory");
-    }
-    int n1 = 0, n2 = 0;
-    EVP_DecodeInit(ctx);
-    int rc =
-        EVP_DecodeUpdate(ctx, (unsigned char *)v->str, &n1, (const unsigned char *)s, (int)len);
-    if (rc >= 0) rc = EVP_DecodeFinal(ctx, (unsigned char *)v->str + n1, &n2);
-    EVP_ENCODE_CTX_free(ctx);
-    if (rc < 0) {
+    if (!v) return pfail(c, "out of memory");
+    etsn_buf bytes = ETSN_BUF_INIT;
+    if (etsn_base64_decode(s, len, &bytes) < 0) {
+        etsn_buf_free_secure(&bytes);
         etsn_v_free(v);
         return pfail(c, "bad base64 in <%s>", tagname(node));
     }
-    v->str_len = (size_t)n1 + (size_t)n2;
-    v->str[v->str_len] = 0;
+    v->str_len = bytes.len;
+    v->str = etsn_buf_steal(&bytes);
+    if (!v->str) {
+        etsn_v_free(v);
+        return pfail(c, "out of memory");
+    }
     return v;
 }
 

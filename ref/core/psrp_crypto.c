@@ -43,6 +43,8 @@
  * only by the 32-byte length check or not at all (a wrong key). */
 #include "psrp_crypto.h"
 
+#include "base64.h"
+
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -115,67 +117,13 @@ static void reverse_bytes(uint8_t *p, size_t n)
     }
 }
 
-/* ---- base64 (OpenSSL EVP_Encode/EVP_Decode) ---- */
-
-static int b64_append(etsn_buf *out, const uint8_t *data, size_t len)
-{
-    if (len > (size_t)INT_MAX / 4 * 3 - 3) return -1;
-    size_t enc = 4 * ((len + 2) / 3);
-    if (etsn_buf_reserve(out, enc) < 0) return -1;
-    int n = EVP_EncodeBlock(out->data + out->len, data, (int)len);
-    if (n < 0 || (size_t)n != enc) return -1;
-    out->len += enc;
-    out->data[out->len] = 0;
-    return 0;
-}
-
-/* Decodes b64 (whitespace allowed, '=' only at the end) into out (replaced).
- * EVP_DecodeUpdate alone would stop quietly at a '-' and accept text after
- * the padding, so the alphabet is checked first. */
+/* Decodes b64 into out (replaced), with a reason for the caller's error. */
 static int b64_decode(const char *b64, etsn_buf *out, const char **why)
 {
     size_t len = strlen(b64);
-    *why = "not valid base64";
-    if (len > MAX_B64) {
-        *why = "base64 text too long";
-        return -1;
-    }
-    bool pad_seen = false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)b64[i];
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
-        if (c == '=') {
-            pad_seen = true;
-            continue;
-        }
-        bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                     c == '+' || c == '/';
-        if (!alpha || pad_seen) return -1;
-    }
-    out->len = 0;
-    if (etsn_buf_reserve(out, len + 3) < 0) {
-        *why = "out of memory";
-        return -1;
-    }
-    EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
-    if (!ctx) {
-        *why = "out of memory";
-        return -1;
-    }
-    EVP_DecodeInit(ctx);
-    int n = 0, fin = 0;
-    int rc = EVP_DecodeUpdate(ctx, out->data, &n, (const unsigned char *)b64, (int)len);
-    if (rc >= 0 && EVP_DecodeFinal(ctx, out->data + n, &fin) == 1) {
-        out->len = (size_t)n + (size_t)fin;
-        out->data[out->len] = 0;
-        rc = 0;
-    } else {
-        out->len = 0;
-        rc = -1;
-    }
-    EVP_ENCODE_CTX_free(ctx);
-    if (rc < 0) ERR_clear_error();
-    return rc;
+    etsn_buf_reset(out);
+    *why = len > MAX_B64 ? "base64 text too long" : "not valid base64";
+    return len > MAX_B64 ? -1 : etsn_base64_decode(b64, len, out);
 }
 
 /* ---- key set ---- */
@@ -247,7 +195,7 @@ int etsn_psrp_keys_public_blob(const etsn_psrp_keys *k, etsn_buf *b64_out)
     put_le32(blob + 12, (uint32_t)(modlen * 8));
     put_le32(blob + 16, (uint32_t)BN_get_word(e));
     if (BN_bn2lebinpad(n, blob + PUBLICKEYBLOB_HDR, (int)modlen) != (int)modlen) goto out;
-    rc = b64_append(b64_out, blob, total);
+    rc = etsn_base64_encode(blob, total, b64_out);
 out:
     free(blob);
     BN_free(n);
@@ -384,7 +332,7 @@ int etsn_psrp_keys_session_key_blob(const etsn_psrp_keys *k, etsn_buf *b64_out)
     if (EVP_PKEY_encrypt(ctx, blob + SIMPLEBLOB_HDR, &ctlen, k->session, SESSION_KEY_LEN) <= 0)
         goto out;
     reverse_bytes(blob + SIMPLEBLOB_HDR, ctlen);
-    rc = b64_append(b64_out, blob, SIMPLEBLOB_HDR + ctlen);
+    rc = etsn_base64_encode(blob, SIMPLEBLOB_HDR + ctlen, b64_out);
 out:
     free(blob);
     EVP_PKEY_CTX_free(ctx);

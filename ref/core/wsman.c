@@ -7,6 +7,8 @@
  * because that is what real peers have been seen to accept. */
 #include "wsman.h"
 
+#include "base64.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -18,7 +20,6 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #define NS_SOAP "http://www.w3.org/2003/05/soap-envelope"
@@ -64,73 +65,11 @@ static const struct {
 };
 
 /* ------------------------------------------------------------------------ */
-/* base64 (OpenSSL EVP)                                                      */
-
-static bool b64_char(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-           c == '/';
-}
+/* XML whitespace                                                           */
 
 static bool xml_space(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/* Appends the decoding of text to out. EVP_DecodeBlock accepts some malformed
- * input (e.g. "Q===") and reports padding as zero bytes, so the text is first
- * checked to be canonical padded base64; XML whitespace is allowed anywhere
- * because peers may wrap long lines. */
-static int b64_decode(const char *text, etsn_buf *out)
-{
-    size_t n = strlen(text);
-    char *clean = malloc(n + 1);
-    if (!clean) return -1;
-    size_t m = 0, pad = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (xml_space(c)) continue;
-        if (c == '=') {
-            pad++;
-        } else if (!b64_char(c) || pad) {
-            free(clean);
-            return -1;
-        }
-        clean[m++] = (char)c;
-    }
-    int rc = -1;
-    if (m % 4 != 0 || pad > 2 || m > INT_MAX) goto done;
-    if (m == 0) {
-        rc = 0;
-        goto done;
-    }
-    if (etsn_buf_reserve(out, m / 4 * 3) < 0) goto done;
-    int got = EVP_DecodeBlock(out->data + out->len, (const unsigned char *)clean, (int)m);
-    if (got < 0 || (size_t)got != m / 4 * 3) goto done;
-    out->len += (size_t)got - pad;
-    out->data[out->len] = 0;
-    rc = 0;
-done:
-    free(clean);
-    return rc;
-}
-
-static int b64_append(etsn_buf *out, const uint8_t *data, size_t len)
-{
-    /* EVP_EncodeBlock takes an int length: encode in chunks that are a
-     * multiple of 3 so that no padding appears mid-stream. */
-    const size_t chunk = 3u * 1024 * 1024;
-    while (len > 0) {
-        size_t n = len < chunk ? len : chunk;
-        if (etsn_buf_reserve(out, (n + 2) / 3 * 4) < 0) return -1;
-        int w = EVP_EncodeBlock(out->data + out->len, data, (int)n);
-        if (w < 0) return -1;
-        out->len += (size_t)w;
-        out->data[out->len] = 0;
-        data += n;
-        len -= n;
-    }
-    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -451,7 +390,7 @@ static int decode_into(pctx *c, const xmlNode *n, etsn_buf *out, const char *wha
 {
     char *t = node_text(n);
     if (!t) return fail(c, "out of memory");
-    int rc = b64_decode(t, out);
+    int rc = etsn_base64_decode(t, strlen(t), out);
     free(t);
     return rc < 0 ? fail(c, "bad base64 in %s", what) : 0;
 }
@@ -935,7 +874,7 @@ int etsn_wsman_build_create(etsn_buf *out, const etsn_wsman_header *h, const cha
     rc |= etsn_buf_append_str(out, "<rsp:InputStreams>stdin pr</rsp:InputStreams>"
                                    "<rsp:OutputStreams>stdout</rsp:OutputStreams>"
                                    "<creationXml xmlns=\"" NS_PWSH "\">");
-    rc |= b64_append(out, creation_xml, creation_len);
+    rc |= etsn_base64_encode(creation_xml, creation_len, out);
     rc |= etsn_buf_append_str(out, "</creationXml></rsp:Shell></s:Body></s:Envelope>");
     return finish(out, rc);
 }
@@ -950,7 +889,7 @@ int etsn_wsman_build_command(etsn_buf *out, const etsn_wsman_header *h, const ch
      * for display only; pypsrp sends it empty and WinRM accepts that. */
     rc |= el_text(out, "</s:Header><s:Body><rsp:CommandLine CommandId=\"", command_id,
                   "\"><rsp:Command></rsp:Command><rsp:Arguments>");
-    rc |= b64_append(out, arguments, arguments_len);
+    rc |= etsn_base64_encode(arguments, arguments_len, out);
     rc |= etsn_buf_append_str(out, "</rsp:Arguments></rsp:CommandLine></s:Body></s:Envelope>");
     return finish(out, rc);
 }
@@ -965,7 +904,7 @@ int etsn_wsman_build_send(etsn_buf *out, const etsn_wsman_header *h, const char 
                   stream ? stream : "stdin", "\"");
     if (command_id) rc |= el_text(out, " CommandId=\"", command_id, "\"");
     rc |= etsn_buf_append_str(out, ">");
-    rc |= b64_append(out, data, len);
+    rc |= etsn_base64_encode(data, len, out);
     rc |= etsn_buf_append_str(out, "</rsp:Stream></rsp:Send></s:Body></s:Envelope>");
     return finish(out, rc);
 }
@@ -1103,7 +1042,7 @@ int etsn_wsman_build_receive_response(etsn_buf *out, const char *relates_to,
         if (s->command_id) rc |= el_text(out, " CommandId=\"", s->command_id, "\"");
         if (s->end) rc |= etsn_buf_append_str(out, " End=\"true\"");
         rc |= etsn_buf_append_str(out, ">");
-        rc |= b64_append(out, s->data, s->len);
+        rc |= etsn_base64_encode(s->data, s->len, out);
         rc |= etsn_buf_append_str(out, "</rsp:Stream>");
     }
     if (command_state) {

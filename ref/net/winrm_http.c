@@ -22,6 +22,8 @@
  * connection-bound auth, authenticates again (see the 401 retry below). */
 #include "winrm_http.h"
 
+#include "../core/base64.h"
+
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -124,32 +126,6 @@ static void free_secret(char **s)
         free(*s);
         *s = NULL;
     }
-}
-
-static int b64_encode(const uint8_t *in, size_t len, etsn_buf *out)
-{
-    size_t n = 4 * ((len + 2) / 3);
-    if (len > (size_t)INT32_MAX / 2 || etsn_buf_reserve(out, n) < 0) return -1;
-    int w = EVP_EncodeBlock(out->data + out->len, in, (int)len);
-    if (w < 0) return -1;
-    out->len += (size_t)w;
-    out->data[out->len] = 0;
-    return 0;
-}
-
-static int b64_decode(const char *in, size_t len, etsn_buf *out)
-{
-    while (len && (in[len - 1] == ' ' || in[len - 1] == '\t' || in[len - 1] == '\r')) len--;
-    if (len % 4 != 0 || len > (size_t)INT32_MAX || etsn_buf_reserve(out, len / 4 * 3) < 0)
-        return -1;
-    int w = EVP_DecodeBlock(out->data + out->len, (const unsigned char *)in, (int)len);
-    if (w < 0) return -1;
-    /* EVP_DecodeBlock counts the padding as data bytes. */
-    if (len >= 1 && in[len - 1] == '=') w--;
-    if (len >= 2 && in[len - 2] == '=') w--;
-    out->len += (size_t)w;
-    out->data[out->len] = 0;
-    return 0;
 }
 
 static const char *scheme_name(const etsn_http *h)
@@ -493,7 +469,7 @@ static int handshake(etsn_http *h, etsn_error *err)
         if (gs == ETSN_GSS_COMPLETE && out.len == 0) break;
         etsn_buf_reset(&hdr);
         if (etsn_buf_printf(&hdr, "%s ", scheme_name(h)) < 0 ||
-            b64_encode(out.data, out.len, &hdr) < 0) {
+            etsn_base64_encode(out.data, out.len, &hdr) < 0) {
             etsn_error_set(err, 0, "Out of memory.");
             goto out;
         }
@@ -502,7 +478,7 @@ static int handshake(etsn_http *h, etsn_error *err)
         etsn_buf_reset(&out);
         etsn_buf_reset(&in);
         bool have_token = h->www_token && h->www_token[0];
-        if (have_token && b64_decode(h->www_token, strlen(h->www_token), &in) < 0) {
+        if (have_token && etsn_base64_decode(h->www_token, strlen(h->www_token), &in) < 0) {
             set_denied(err, status);
             goto out;
         }
@@ -625,7 +601,7 @@ etsn_http *etsn_http_new(const etsn_http_config *cfg, etsn_error *err)
         etsn_buf cred = ETSN_BUF_INIT, hdr = ETSN_BUF_INIT;
         int bad = etsn_buf_printf(&cred, "%s:%s", cfg->user, cfg->password) < 0 ||
                   etsn_buf_append_str(&hdr, "Basic ") < 0 ||
-                  b64_encode(cred.data, cred.len, &hdr) < 0;
+                  etsn_base64_encode(cred.data, cred.len, &hdr) < 0;
         etsn_buf_free_secure(&cred);
         if (bad) {
             etsn_buf_free_secure(&hdr);
