@@ -42,6 +42,7 @@ typedef struct {
 /* [terminal]: a script of steps driving the client in a tmux pane. */
 typedef enum {
     CONF_T_SIZE,          /* size WxH (first step only) */
+    CONF_T_RESIZE,        /* resize WxH: the window changes size mid-session */
     CONF_T_TIMEOUT,       /* timeout SECONDS: for the following waits */
     CONF_T_SEND,          /* send TEXT with {Key} tokens */
     CONF_T_SEND_KEYS,     /* send-keys KEY... (tmux key names) */

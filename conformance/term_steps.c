@@ -158,6 +158,7 @@ static const struct {
     int arg; /* 0: none, 1: required, 2: optional */
 } ops[] = {
     {"size", CONF_T_SIZE, 1},
+    {"resize", CONF_T_RESIZE, 1},
     {"timeout", CONF_T_TIMEOUT, 1},
     {"send", CONF_T_SEND, 1},
     {"send-keys", CONF_T_SEND_KEYS, 1},
@@ -195,7 +196,8 @@ static int parse_step(const char *l, size_t llen, size_t lineno, conf_case *c, c
                   st->op == CONF_T_CONTAINS || st->op == CONF_T_NOT_CONTAINS ||
                   st->op == CONF_T_CONTAINS_ANSI || st->op == CONF_T_CURSOR_LINE ||
                   st->op == CONF_T_WAIT_CURSOR;
-    bool numeric = st->op == CONF_T_SIZE || st->op == CONF_T_TIMEOUT || st->op == CONF_T_SLEEP;
+    bool numeric = st->op == CONF_T_SIZE || st->op == CONF_T_RESIZE || st->op == CONF_T_TIMEOUT ||
+                   st->op == CONF_T_SLEEP;
     /* tmux shows no trailing blanks, so a screen text ending in one could
      * never match: they are cut. A send keeps them. */
     if (screen || numeric || st->op == CONF_T_SEND_KEYS || st->op == CONF_T_WAIT_EXIT)
@@ -208,7 +210,8 @@ static int parse_step(const char *l, size_t llen, size_t lineno, conf_case *c, c
     if (!st->arg) return terr(err, errlen, lineno, "out of memory");
 
     switch (st->op) {
-    case CONF_T_SIZE: {
+    case CONF_T_SIZE:
+    case CONF_T_RESIZE: {
         char *x = strchr(st->arg, 'x');
         if (!x) goto badsize;
         *x = 0;
@@ -216,12 +219,13 @@ static int parse_step(const char *l, size_t llen, size_t lineno, conf_case *c, c
             parse_num(st->arg, 10, 1000, &st->num) < 0 || parse_num(x + 1, 2, 1000, &st->num2) < 0;
         *x = 'x';
         if (bad) goto badsize;
+        if (st->op == CONF_T_RESIZE) return 0;
         c->term_w = (int)st->num;
         c->term_h = (int)st->num2;
         return 0;
     badsize:
-        return terr(err, errlen, lineno, "size takes WIDTHxHEIGHT (10..1000 x 2..1000), got \"%s\"",
-                    st->arg);
+        return terr(err, errlen, lineno, "%s takes WIDTHxHEIGHT (10..1000 x 2..1000), got \"%s\"",
+                    ops[found].word, st->arg);
     }
     case CONF_T_TIMEOUT:
         if (parse_num(st->arg, 1, CONF_MAX_TIMEOUT_S, &st->num) < 0)

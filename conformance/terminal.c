@@ -271,6 +271,7 @@ static const char *op_word(conf_term_op op)
 {
     static const char *w[] = {
         [CONF_T_SIZE] = "size",
+        [CONF_T_RESIZE] = "resize",
         [CONF_T_TIMEOUT] = "timeout",
         [CONF_T_SEND] = "send",
         [CONF_T_SEND_KEYS] = "send-keys",
@@ -331,6 +332,18 @@ static int run_step(term *t, const conf_term_step *st, double *step_timeout, dou
     switch (st->op) {
     case CONF_T_SIZE:
         return 0; /* applied when the session was made */
+    case CONF_T_RESIZE: {
+        char w[16], h[16];
+        snprintf(w, sizeof w, "%ld", (long)st->num);
+        snprintf(h, sizeof h, "%ld", (long)st->num2);
+        /* The pane's program gets SIGWINCH, as from a terminal emulator. */
+        if (tmux(t, NULL, why, sizeof why, "resize-window", "-t", SESSION, "-x", w, "-y", h,
+                 NULL) != 0) {
+            fail_step(t, st, st->arg, "tmux resize-window failed: %s", why);
+            return -1;
+        }
+        return 0;
+    }
     case CONF_T_TIMEOUT:
         *step_timeout = (double)st->num;
         return 0;

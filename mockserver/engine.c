@@ -1124,8 +1124,29 @@ static void command_text(const etsn_value *cmd, etsn_buf *out)
     }
 }
 
+/* The console size the client declared with the pipeline (HostInfo,
+ * MS-PSRP 2.2.3.14: _hostDefaultData entry 6, WindowSize), kept as the fact
+ * "host-size:WxH" so a case can check the client follows resizes. */
+static void note_host_size(mock_engine *e, const etsn_value *v)
+{
+    const etsn_value *data = etsn_v_path(v, "HostInfo._hostDefaultData.data");
+    for (size_t i = 0; data && i + 1 < data->n_items; i += 2) {
+        int64_t key = -1, w = 0, h = 0;
+        if (!etsn_v_as_i64(data->items[i], &key) || key != 6) continue;
+        const etsn_value *size = etsn_v_get(data->items[i + 1], "V");
+        if (!size || !etsn_v_as_i64(etsn_v_get(size, "width"), &w) ||
+            !etsn_v_as_i64(etsn_v_get(size, "height"), &h))
+            return;
+        char id[64];
+        snprintf(id, sizeof id, "host-size:%" PRId64 "x%" PRId64, w, h);
+        add_fact(e, id, true, "declared in a pipeline's HostInfo");
+        return;
+    }
+}
+
 static void start_pipeline(mock_engine *e, shell *sh, pipe *p, const etsn_value *v)
 {
+    note_host_size(e, v);
     const etsn_value *cmds = etsn_v_path(v, "PowerShell.Cmds");
     etsn_buf text = ETSN_BUF_INIT;
     bool merge = false;
@@ -2421,6 +2442,10 @@ static bool evaluate(mock_engine *e, const char *id, char *detail, size_t dl)
             snprintf(detail, dl, "did not happen");
             return false;
         }
+    if (!strncmp(id, "host-size:", 10)) {
+        snprintf(detail, dl, "no pipeline declared that window size");
+        return false;
+    }
     if (!strncmp(id, "host-response:", 14)) {
         snprintf(detail, dl, "no answer arrived");
         return false;
