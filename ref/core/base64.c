@@ -23,7 +23,8 @@ int etsn_base64_encode(const uint8_t *data, size_t len, etsn_buf *out)
      * multiple of 3 so that no padding appears mid-stream. */
     const size_t chunk = 3u * 1024 * 1024;
     size_t before = out->len;
-    if (etsn_buf_reserve(out, 0) < 0) return -1; /* empty input still ends in NUL */
+    if (etsn_buf_reserve(out, 0) < 0) return -1;
+    out->data[out->len] = 0; /* empty input still leaves a terminated string */
     while (len > 0) {
         size_t n = len < chunk ? len : chunk;
         if (etsn_buf_reserve(out, (n + 2) / 3 * 4) < 0) {
