@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -49,8 +50,9 @@ typedef struct {
     etsn_http *control; /* watcher thread: Signal while a Receive waits */
     etsn_pipeline *current;
     bool signal_sent;
-    bool stopped_by_user; /* the last typed command was stopped with Ctrl+C */
-    bool cancelled;       /* Ctrl+C while connecting */
+    bool stopped_by_user;         /* the last typed command was stopped with Ctrl+C */
+    atomic_bool cancelled;        /* Ctrl+C while connecting (set by the watcher) */
+    pthread_mutex_t control_lock; /* the control connection: made once, one Signal at a time */
 
     etsn_host_ui ui;
     etsn_host_info host;
@@ -77,7 +79,7 @@ typedef struct {
     pthread_t watcher;
     bool watching;
     int stop_pipe[2];
-    enum watch_mode mode;
+    _Atomic enum watch_mode mode;
 } session;
 
 /* ---- events ---- */
@@ -712,6 +714,7 @@ int etsn_session_run(const etsn_session_config *cfg, etsn_error *err)
 {
     session s = {.cfg = cfg, .err = err, .stop_pipe = {-1, -1}};
     pthread_mutex_init(&s.lock, NULL);
+    pthread_mutex_init(&s.control_lock, NULL);
     etsn_host_ui_init(&s.ui, cfg->out, cfg->err, STDIN_FILENO, cfg->display_name);
     s.ui.read_line = cfg->read_line;
     s.ui.read_line_ctx = cfg->read_line_ctx;
@@ -761,5 +764,6 @@ out:
     if (s.stop_pipe[0] >= 0) close(s.stop_pipe[0]);
     if (s.stop_pipe[1] >= 0) close(s.stop_pipe[1]);
     pthread_mutex_destroy(&s.lock);
+    pthread_mutex_destroy(&s.control_lock);
     return status;
 }

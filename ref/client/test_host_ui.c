@@ -1,5 +1,5 @@
 /* The interactive host without a terminal: every host call a PowerShell
- * server sends, answered from a scripted line editor (read_line stub that
+ * server sends, answered from a scripted line editor (read_line fake that
  * echoes like line_input.c does off a terminal) and a pipe for no-echo
  * input; output captured exactly. Colour mode and the progress layout are
  * checked on their own; a pty covers the no-echo terminal read. */
