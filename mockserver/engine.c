@@ -285,26 +285,10 @@ static int queue_owned(mock_engine *e, shell *sh, pipe *p, uint32_t type, etsn_v
 
 /* ---- CLIXML helpers ---- */
 
-static etsn_value *typed_obj(const char *const *types, etsn_coll coll)
-{
-    etsn_value *o = etsn_v_obj();
-    if (!o) return NULL;
-    for (size_t i = 0; types[i]; i++)
-        if (etsn_obj_add_type(o, types[i]) < 0) {
-            etsn_v_free(o);
-            return NULL;
-        }
-    if (coll != ETSN_COLL_NONE && etsn_obj_set_coll(o, coll) < 0) {
-        etsn_v_free(o);
-        return NULL;
-    }
-    return o;
-}
-
 static etsn_value *array_list(void)
 {
     static const char *const t[] = {"System.Collections.ArrayList", "System.Object", NULL};
-    return typed_obj(t, ETSN_COLL_LST);
+    return etsn_v_typed(t, ETSN_COLL_LST);
 }
 
 static etsn_value *version(const char *s)
@@ -329,8 +313,8 @@ static etsn_value *private_data(const mock_fixture *fx)
     static const char *const prim[] = {"System.Management.Automation.PSPrimitiveDictionary",
                                        "System.Collections.Hashtable", "System.Object", NULL};
     etsn_value *v = etsn_v_obj();
-    etsn_value *outer = typed_obj(prim, ETSN_COLL_DCT);
-    etsn_value *table = typed_obj(prim, ETSN_COLL_DCT);
+    etsn_value *outer = etsn_v_typed(prim, ETSN_COLL_DCT);
+    etsn_value *table = etsn_v_typed(prim, ETSN_COLL_DCT);
     bool ok = v && outer && table;
     if (ok)
         ok = !etsn_obj_push_entry(table, etsn_v_string("PSVersion"), version(fx->ps_version)) &&
@@ -481,7 +465,7 @@ static etsn_value *informational_record(uint32_t type, const char *text)
                          : "System.Management.Automation.DebugRecord";
     const char *const t[] = {tn, "System.Management.Automation.InformationalRecord",
                              "System.Object", NULL};
-    etsn_value *o = typed_obj(t, ETSN_COLL_NONE);
+    etsn_value *o = etsn_v_typed(t, ETSN_COLL_NONE);
     if (!o || etsn_obj_set_tostring(o, text) < 0 ||
         etsn_obj_add_member(o, "InformationalRecord_Message", etsn_v_string(text)) < 0 ||
         etsn_obj_add_member(o, "InformationalRecord_SerializeInvocationInfo", etsn_v_bool(false)) <
@@ -501,8 +485,8 @@ static etsn_value *information_record(mock_engine *e, const fx_step *s)
         "System.Collections.Generic.List`1[[System.String, mscorlib, Version=4.0.0.0, "
         "Culture=neutral, PublicKeyToken=b77a5c561934e089]]",
         "System.Object", NULL};
-    etsn_value *o = typed_obj(t, ETSN_COLL_NONE);
-    etsn_value *tags = typed_obj(lt, ETSN_COLL_LST);
+    etsn_value *o = etsn_v_typed(t, ETSN_COLL_NONE);
+    etsn_value *tags = etsn_v_typed(lt, ETSN_COLL_LST);
     bool ok = o && tags && !etsn_obj_set_tostring(o, s->text);
     for (size_t i = 0; ok && i < s->n_tags; i++)
         ok = !etsn_obj_push_item(tags, etsn_v_string(s->tags[i]));
@@ -946,7 +930,7 @@ static etsn_value *completion_result(const fx_match *m)
 {
     static const char *const t[] = {"System.Management.Automation.CompletionResult",
                                     "System.Object", NULL};
-    etsn_value *o = typed_obj(t, ETSN_COLL_NONE);
+    etsn_value *o = etsn_v_typed(t, ETSN_COLL_NONE);
     if (!o || etsn_obj_set_tostring(o, "System.Management.Automation.CompletionResult") < 0 ||
         etsn_obj_add_prop(o, "CompletionText", etsn_v_string(m->text)) < 0 ||
         etsn_obj_add_prop(o, "ListItemText", etsn_v_string(m->list_item)) < 0 ||
@@ -975,8 +959,8 @@ static etsn_value *command_completion(const fx_completion *c, const char *input,
     while (input[end] && !isspace((unsigned char)input[end])) end++;
     int ri = c && c->replacement_index >= 0 ? c->replacement_index : start;
     int rl = c && c->replacement_length >= 0 ? c->replacement_length : end - start;
-    etsn_value *o = typed_obj(t, ETSN_COLL_NONE);
-    etsn_value *list = typed_obj(ct, ETSN_COLL_LST);
+    etsn_value *o = etsn_v_typed(t, ETSN_COLL_NONE);
+    etsn_value *list = etsn_v_typed(ct, ETSN_COLL_LST);
     bool ok = o && list;
     for (size_t i = 0; ok && c && i < c->n_matches; i++) {
         etsn_value *r = completion_result(&c->matches[i]);
@@ -1206,7 +1190,7 @@ static etsn_value *command_info(const char *name)
         "System.Object", NULL};
     bool fn = !strcasecmp(name, "prompt") || !strcasecmp(name, "TabExpansion2") ||
               !strcasecmp(name, "Clear-Host");
-    etsn_value *o = typed_obj(fn ? tf : t, ETSN_COLL_NONE);
+    etsn_value *o = etsn_v_typed(fn ? tf : t, ETSN_COLL_NONE);
     if (!o) return NULL;
     bool ok = !etsn_obj_add_member(o, "Name", etsn_v_string(name)) &&
               !etsn_obj_add_member(o, "Namespace",
@@ -1216,8 +1200,8 @@ static etsn_value *command_info(const char *name)
                                    etsn_enum_value("System.Management.Automation.CommandTypes",
                                                    fn ? "Function" : "Cmdlet", fn ? 2 : 8)) &&
               !etsn_obj_add_member(o, "ResolvedCommandName", etsn_v_nil()) &&
-              !etsn_obj_add_member(o, "OutputType", typed_obj(out_t, ETSN_COLL_LST)) &&
-              !etsn_obj_add_member(o, "Parameters", typed_obj(par_t, ETSN_COLL_DCT));
+              !etsn_obj_add_member(o, "OutputType", etsn_v_typed(out_t, ETSN_COLL_LST)) &&
+              !etsn_obj_add_member(o, "Parameters", etsn_v_typed(par_t, ETSN_COLL_DCT));
     if (!ok) {
         etsn_v_free(o);
         return NULL;
@@ -1244,7 +1228,7 @@ static void command_metadata(mock_engine *e, shell *sh, pipe *p, const etsn_valu
     static const char *const ct[] = {"Selected.Microsoft.PowerShell.Commands.GenericMeasureInfo",
                                      "System.Management.Automation.PSCustomObject", "System.Object",
                                      NULL};
-    etsn_value *count = typed_obj(ct, ETSN_COLL_NONE);
+    etsn_value *count = etsn_v_typed(ct, ETSN_COLL_NONE);
     if (count && etsn_obj_add_member(count, "Count", etsn_v_i32((int32_t)n_found)) < 0) {
         etsn_v_free(count);
         count = NULL;

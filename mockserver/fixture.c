@@ -414,26 +414,10 @@ static bool method_returns(int m)
  * become ArrayLists, enums become Int32. The helpers below build exactly
  * those shapes from short elements, so a fixture never spells them out. */
 
-static etsn_value *fx_obj_typed(const char *const *types, etsn_coll coll)
-{
-    etsn_value *o = etsn_v_obj();
-    if (!o) return NULL;
-    for (size_t i = 0; types && types[i]; i++)
-        if (etsn_obj_add_type(o, types[i]) < 0) {
-            etsn_v_free(o);
-            return NULL;
-        }
-    if (coll != ETSN_COLL_NONE && etsn_obj_set_coll(o, coll) < 0) {
-        etsn_v_free(o);
-        return NULL;
-    }
-    return o;
-}
-
 static etsn_value *fx_array_list(void)
 {
     static const char *const t[] = {"System.Collections.ArrayList", "System.Object", NULL};
-    return fx_obj_typed(t, ETSN_COLL_LST);
+    return etsn_v_typed(t, ETSN_COLL_LST);
 }
 
 static const char *const console_colors[] = {

@@ -1861,3 +1861,19 @@ int etsn_v_display(const etsn_value *v, etsn_buf *out)
     }
     return 0;
 }
+
+etsn_value *etsn_v_typed(const char *const *types, etsn_coll coll)
+{
+    etsn_value *o = etsn_v_obj();
+    if (!o) return NULL;
+    for (size_t i = 0; types && types[i]; i++)
+        if (etsn_obj_add_type(o, types[i]) < 0) {
+            etsn_v_free(o);
+            return NULL;
+        }
+    if (coll != ETSN_COLL_NONE && etsn_obj_set_coll(o, coll) < 0) {
+        etsn_v_free(o);
+        return NULL;
+    }
+    return o;
+}

@@ -93,6 +93,9 @@ etsn_value *etsn_v_string_n(const char *s, size_t len);
 /* A text-kept or byte kind (DECIMAL, DATETIME, ..., BYTES, SECURESTRING). */
 etsn_value *etsn_v_text(etsn_vkind kind, const char *s, size_t len);
 etsn_value *etsn_v_obj(void);
+/* An object with the type names (a NULL-terminated list, most derived
+ * first) and, unless ETSN_COLL_NONE, an empty collection of that kind. */
+etsn_value *etsn_v_typed(const char *const *types, etsn_coll coll);
 
 etsn_value *etsn_v_ref(etsn_value *v); /* refcount++ and returns v */
 void etsn_v_free(etsn_value *v);       /* refcount--, frees at 0 (NULL is fine) */

@@ -1,28 +1,17 @@
 #include "message.h"
 
+#include "bytes.h"
+
 #include <string.h>
 #include <strings.h>
 
 static const uint8_t utf8_bom[3] = {0xEF, 0xBB, 0xBF};
 
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 int etsn_message_decode(const uint8_t *buf, size_t len, etsn_message *out)
 {
     if (len < ETSN_MESSAGE_HEADER_LEN) return -1;
-    out->destination = get_le32(buf);
-    out->type = get_le32(buf + 4);
+    out->destination = etsn_get_le32(buf);
+    out->type = etsn_get_le32(buf + 4);
     etsn_guid_from_dotnet(buf + 8, &out->rpid);
     etsn_guid_from_dotnet(buf + 24, &out->pid);
     out->data = buf + ETSN_MESSAGE_HEADER_LEN;
@@ -38,8 +27,8 @@ int etsn_message_encode(etsn_buf *out, uint32_t destination, uint32_t type, cons
                         const etsn_guid *pid, const char *xml, size_t xml_len)
 {
     uint8_t hdr[ETSN_MESSAGE_HEADER_LEN];
-    put_le32(hdr, destination);
-    put_le32(hdr + 4, type);
+    etsn_put_le32(hdr, destination);
+    etsn_put_le32(hdr + 4, type);
     etsn_guid_to_dotnet(rpid, hdr + 8);
     etsn_guid_to_dotnet(pid, hdr + 24);
     if (etsn_buf_append(out, hdr, sizeof hdr) < 0) return -1;

@@ -43,6 +43,8 @@
  * only by the 32-byte length check or not at all (a wrong key). */
 #include "psrp_crypto.h"
 
+#include "bytes.h"
+
 #include "base64.h"
 
 #include <limits.h>
@@ -93,19 +95,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
 }
 
 static void reverse_bytes(uint8_t *p, size_t n)
@@ -190,10 +179,10 @@ int etsn_psrp_keys_public_blob(const etsn_psrp_keys *k, etsn_buf *b64_out)
     if (!blob) goto out;
     blob[0] = 0x06;
     blob[1] = 0x02;
-    put_le32(blob + 4, CALG_RSA_KEYX);
-    put_le32(blob + 8, RSA1_MAGIC);
-    put_le32(blob + 12, (uint32_t)(modlen * 8));
-    put_le32(blob + 16, (uint32_t)BN_get_word(e));
+    etsn_put_le32(blob + 4, CALG_RSA_KEYX);
+    etsn_put_le32(blob + 8, RSA1_MAGIC);
+    etsn_put_le32(blob + 12, (uint32_t)(modlen * 8));
+    etsn_put_le32(blob + 16, (uint32_t)BN_get_word(e));
     if (BN_bn2lebinpad(n, blob + PUBLICKEYBLOB_HDR, (int)modlen) != (int)modlen) goto out;
     rc = etsn_base64_encode(blob, total, b64_out);
 out:
@@ -252,16 +241,16 @@ etsn_psrp_keys *etsn_psrp_keys_server_new(const char *public_b64, char *err, siz
                 b[1], b[2], b[3]);
         goto fail;
     }
-    if (get_le32(b + 4) != CALG_RSA_KEYX) {
+    if (etsn_get_le32(b + 4) != CALG_RSA_KEYX) {
         set_err(err, errlen, "PublicKey: key algorithm 0x%08x is not CALG_RSA_KEYX",
-                (unsigned)get_le32(b + 4));
+                (unsigned)etsn_get_le32(b + 4));
         goto fail;
     }
-    if (get_le32(b + 8) != RSA1_MAGIC) {
-        set_err(err, errlen, "PublicKey: magic 0x%08x is not RSA1", (unsigned)get_le32(b + 8));
+    if (etsn_get_le32(b + 8) != RSA1_MAGIC) {
+        set_err(err, errlen, "PublicKey: magic 0x%08x is not RSA1", (unsigned)etsn_get_le32(b + 8));
         goto fail;
     }
-    uint32_t bitlen = get_le32(b + 12);
+    uint32_t bitlen = etsn_get_le32(b + 12);
     if (bitlen != KEY_BITS) {
         set_err(err, errlen, "PublicKey: bit length %u, not 2048", (unsigned)bitlen);
         goto fail;
@@ -272,7 +261,7 @@ etsn_psrp_keys *etsn_psrp_keys_server_new(const char *public_b64, char *err, siz
                 (unsigned)bitlen, PUBLICKEYBLOB_HDR + modlen);
         goto fail;
     }
-    uint32_t pubexp = get_le32(b + 16);
+    uint32_t pubexp = etsn_get_le32(b + 16);
     if (pubexp < 3 || pubexp % 2 == 0) {
         set_err(err, errlen, "PublicKey: bad public exponent %u", (unsigned)pubexp);
         goto fail;

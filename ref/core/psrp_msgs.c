@@ -241,14 +241,8 @@ static const char psobject_list[] =
 
 static etsn_value *typed_list(const char *type)
 {
-    etsn_value *l = etsn_v_obj();
-    if (!l) return NULL;
-    if (etsn_obj_add_type(l, type) < 0 || etsn_obj_add_type(l, "System.Object") < 0 ||
-        etsn_obj_set_coll(l, ETSN_COLL_LST) < 0) {
-        etsn_v_free(l);
-        return NULL;
-    }
-    return l;
+    const char *const types[] = {type, "System.Object", NULL};
+    return etsn_v_typed(types, ETSN_COLL_LST);
 }
 
 static etsn_value *command_value(const etsn_command *c)
