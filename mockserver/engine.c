@@ -1456,9 +1456,18 @@ static bool check_answer(mock_engine *e, const shell *sh, const fx_step *s, cons
         char *ut = text_of(e, sh, u, NULL);
         bool dec = false;
         char *pt = pw ? text_of(e, sh, pw, &dec) : NULL;
-        etsn_buf_printf(got, "user '%s', password %s%s%s", ut ? ut : "",
-                        pw ? (dec ? "'" : "") : "(none)", pw && pt ? pt : "",
-                        pw ? (dec ? "'" : "") : "");
+        /* The report shows a password only when it is the fixture's own
+         * test value; anything else a person typed stays out of it. */
+        bool expected = dec && pt && s->expect_password && !strcmp(pt, s->expect_password);
+        if (!pw)
+            etsn_buf_printf(got, "user '%s', password (none)", ut ? ut : "");
+        else if (expected)
+            etsn_buf_printf(got, "user '%s', password '%s'", ut ? ut : "", pt);
+        else if (dec && pt)
+            etsn_buf_printf(got, "user '%s', a password of %zu characters (not shown)",
+                            ut ? ut : "", strlen(pt));
+        else
+            etsn_buf_printf(got, "user '%s', a password that could not be decrypted", ut ? ut : "");
         if (!mr || mr->kind != ETSN_V_OBJ) {
             etsn_buf_append_str(why, "expected a PSCredential");
             ok = false;
