@@ -84,7 +84,7 @@ ensure-deps:
 # Unit tests, then the conformance suite against our own client and mock.
 test: ensure-deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit capture-check conformance
+	@$(MAKE) --no-print-directory format-check unit capture-check conformance
 
 unit: $(TESTS)
 	@tools/run-units.sh $(UNIT_WRAPPER) -- $(TESTS)
@@ -135,7 +135,8 @@ fuzz: ensure-deps
 format:
 	clang-format -i $(wildcard ref/*/*.[ch] mockserver/*.[ch] conformance/*.[ch])
 format-check:
-	clang-format --dry-run -Werror $(wildcard ref/*/*.[ch] mockserver/*.[ch] conformance/*.[ch])
+	@clang-format --dry-run -Werror $(wildcard ref/*/*.[ch] mockserver/*.[ch] conformance/*.[ch]) \
+	    && echo "format: every C file follows .clang-format"
 
 clean:
 	rm -rf build bin

@@ -14,7 +14,8 @@ static void on_sigint(int sig)
     int saved = errno;
     char byte = 'C';
     /* A full pipe already says "interrupted"; nothing is lost. */
-    if (write(pipe_fds[1], &byte, 1) < 0) {}
+    if (write(pipe_fds[1], &byte, 1) < 0) {
+    }
     errno = saved;
 }
 
@@ -30,7 +31,10 @@ int etsn_interrupt_install(void)
     return sigaction(SIGINT, &sa, NULL);
 }
 
-int etsn_interrupt_fd(void) { return pipe_fds[0]; }
+int etsn_interrupt_fd(void)
+{
+    return pipe_fds[0];
+}
 
 bool etsn_interrupt_take(void)
 {
