@@ -83,7 +83,7 @@ ensure-deps:
 
 # Unit tests, then the conformance suite against our own client and mock.
 test: ensure-deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$$(nproc) all
 	@$(MAKE) --no-print-directory format-check unit capture-check conformance
 
 unit: $(TESTS)
@@ -102,7 +102,7 @@ demo: ensure-deps
 	@tools/demo.sh $(BIN)
 
 bench: ensure-deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$$(nproc) all
 	@tools/bench.sh $(BIN)
 
 asan: ensure-deps
@@ -112,7 +112,7 @@ asan: ensure-deps
 	    CONFORM_FLAGS="--timeout-factor 4" all unit conformance
 
 memcheck: ensure-deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$$(nproc) all
 	@$(MAKE) --no-print-directory unit conformance UNIT_WRAPPER=--valgrind \
 	    CONFORM_FLAGS="--valgrind"
 
