@@ -778,3 +778,15 @@ oom:
     etsn_buf_free(&b);
     return NULL;
 }
+
+int conf_strv_pushf(conf_strv *s, const char *fmt, ...)
+{
+    etsn_buf b = ETSN_BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = etsn_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    if (rc == 0) rc = conf_strv_push(s, (const char *)b.data, b.len);
+    etsn_buf_free(&b);
+    return rc;
+}

@@ -164,5 +164,7 @@ const char *conf_term_key(const char *name, char *buf, size_t buflen);
 
 void conf_strv_free(conf_strv *s);
 int conf_strv_push(conf_strv *s, const char *str, size_t len);
+/* Pushes a printf-formatted string. Returns 0 or -1 (out of memory). */
+int conf_strv_pushf(conf_strv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -46,20 +46,6 @@ void conf_result_free(conf_result *r)
     memset(r, 0, sizeof *r);
 }
 
-static void add(conf_strv *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(conf_strv *v, const char *fmt, ...)
-{
-    etsn_buf b = ETSN_BUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = etsn_buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    /* Out of memory here loses a message, not the verdict: a FAIL is a FAIL
-     * because fail() sets it, whatever the text. */
-    if (rc == 0) (void)conf_strv_push(v, (const char *)b.data, b.len);
-    etsn_buf_free(&b);
-}
-
 static void add_buf(conf_strv *v, etsn_buf *b)
 {
     (void)conf_strv_push(v, b->data ? (const char *)b->data : "", b->len);
@@ -69,7 +55,7 @@ static void add_buf(conf_strv *v, etsn_buf *b)
 #define FAIL(res, ...)                                                                             \
     do {                                                                                           \
         (res)->verdict = CONF_FAIL;                                                                \
-        add(&(res)->reasons, __VA_ARGS__);                                                         \
+        (void)conf_strv_pushf(&(res)->reasons, __VA_ARGS__);                                       \
     } while (0)
 
 static char *read_small_file(const char *path, size_t max, size_t *len)
@@ -409,16 +395,18 @@ static bool check_requires(const conf_options *o, const conf_case *c, conf_resul
         char path[PATH_MAX];
         if (strcmp(r, "no-adapter") == 0) {
             if (o->adapter) {
-                add(&res->reasons, "not run with --adapter ([requires] no-adapter)");
+                (void)conf_strv_pushf(&res->reasons,
+                                      "not run with --adapter ([requires] no-adapter)");
                 return true;
             }
         } else if (strcmp(r, "no-valgrind") == 0) {
             if (o->valgrind) {
-                add(&res->reasons, "not run with --valgrind ([requires] no-valgrind)");
+                (void)conf_strv_pushf(&res->reasons,
+                                      "not run with --valgrind ([requires] no-valgrind)");
                 return true;
             }
         } else if (conf_find_program(r, path, sizeof path) < 0) {
-            add(&res->reasons, "requires %s, which is not on PATH", r);
+            (void)conf_strv_pushf(&res->reasons, "requires %s, which is not on PATH", r);
             return true;
         }
     }
@@ -426,7 +414,8 @@ static bool check_requires(const conf_options *o, const conf_case *c, conf_resul
     if (c->has_terminal) {
         char path[PATH_MAX];
         if (conf_find_program("tmux", path, sizeof path) < 0) {
-            add(&res->reasons, "requires tmux, which is not on PATH ([terminal])");
+            (void)conf_strv_pushf(&res->reasons,
+                                  "requires tmux, which is not on PATH ([terminal])");
             return true;
         }
     }
@@ -530,7 +519,8 @@ void conf_run_case(const conf_options *o, const conf_case *c, conf_result *res)
                  o->tls_error ? o->tls_error : "not made (run through conf_run_suite)");
             goto cleanup;
         }
-        if (o->keep && o->tls_dir) add(&res->notes, "kept: TLS files in %s", o->tls_dir);
+        if (o->keep && o->tls_dir)
+            (void)conf_strv_pushf(&res->notes, "kept: TLS files in %s", o->tls_dir);
     }
     if (access(fixture, R_OK) < 0) {
         FAIL(res, "fixture %s: %s", fixture, strerror(errno));
@@ -608,7 +598,7 @@ void conf_run_case(const conf_options *o, const conf_case *c, conf_result *res)
     vars.host = up.host;
     vars.port = up.port;
     vars.path = up.path;
-    if (o->verbose) add(&res->notes, "mock: pid %d at %s", (int)mpid, url);
+    if (o->verbose) (void)conf_strv_pushf(&res->notes, "mock: pid %d at %s", (int)mpid, url);
 
     /* The client. */
     if (o->valgrind && push_valgrind(o, &cargv, cvg) < 0) goto oom;
@@ -657,9 +647,9 @@ void conf_run_case(const conf_options *o, const conf_case *c, conf_result *res)
         if (to.failed) res->verdict = CONF_FAIL;
         if (to.exited) check_term_exit(o, c, to.status, cvg, res);
         if (o->verbose)
-            add(&res->notes, "client: terminal script %s after %.2f s%s",
-                to.failed ? "failed" : "done", to.seconds,
-                to.exited ? "" : ", client killed at the end");
+            (void)conf_strv_pushf(&res->notes, "client: terminal script %s after %.2f s%s",
+                                  to.failed ? "failed" : "done", to.seconds,
+                                  to.exited ? "" : ", client killed at the end");
         goto stop_mock;
     }
     if (c->stdin_text.present) {
@@ -683,9 +673,10 @@ void conf_run_case(const conf_options *o, const conf_case *c, conf_result *res)
     }
     char et[96];
     if (o->verbose)
-        add(&res->notes, "client: %s after %.2f s, %llu bytes stdout, %llu bytes stderr",
-            exit_text(&pr, et, sizeof et), pr.seconds, (unsigned long long)out.total,
-            (unsigned long long)err.total);
+        (void)conf_strv_pushf(&res->notes,
+                              "client: %s after %.2f s, %llu bytes stdout, %llu bytes stderr",
+                              exit_text(&pr, et, sizeof et), pr.seconds,
+                              (unsigned long long)out.total, (unsigned long long)err.total);
     bool client_bad = false;
     if (pr.interrupted) {
         FAIL(res, "interrupted");
@@ -783,7 +774,7 @@ cleanup:
     }
     if (res->verdict == CONF_FAIL && o->verbose) add_file_tail(&res->notes, "mock stderr", merr);
     if (o->keep)
-        add(&res->notes, "kept: %s", dir);
+        (void)conf_strv_pushf(&res->notes, "kept: %s", dir);
     else
         remove_tree(dir);
     conf_json_free(rep);
@@ -808,7 +799,7 @@ void conf_run_case_file(const conf_options *o, const char *path, conf_result *re
         if (n > 5 && strcmp(base + n - 5, ".case") == 0) n -= 5;
         res->id = strndup(base, n);
         res->verdict = CONF_FAIL;
-        add(&res->reasons, "case file %s: %s", path, err);
+        (void)conf_strv_pushf(&res->reasons, "case file %s: %s", path, err);
         return;
     }
     conf_run_case(o, &c, res);
@@ -883,7 +874,7 @@ static void *worker(void *arg)
             base = base ? base + 1 : s->paths[i];
             r.id = strndup(base, strlen(base) - 5); /* listed files end in .case */
             r.verdict = CONF_FAIL;
-            add(&r.reasons, "not run: interrupted");
+            (void)conf_strv_pushf(&r.reasons, "not run: interrupted");
         } else {
             conf_run_case_file(s->o, s->paths[i], &r);
         }

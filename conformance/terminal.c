@@ -25,18 +25,6 @@ extern char **environ;
 
 static atomic_uint server_counter;
 
-static void note(conf_strv *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(conf_strv *v, const char *fmt, ...)
-{
-    etsn_buf b = ETSN_BUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = etsn_buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    if (rc == 0) (void)conf_strv_push(v, (const char *)b.data, b.len);
-    etsn_buf_free(&b);
-}
-
 typedef struct {
     const conf_term_job *j;
     conf_strv env;   /* for tmux itself: the runner's, without TMUX */
@@ -542,8 +530,8 @@ void conf_term_run(const conf_term_job *j, conf_term_outcome *out, conf_strv *re
                      (const char *)o.data + off);
         }
     }
-    note(notes, "terminal: tmux -L %s, %dx%d, pane pid %d", t.sock, j->c->term_w, j->c->term_h,
-         (int)t.pane_pid);
+    (void)conf_strv_pushf(notes, "terminal: tmux -L %s, %dx%d, pane pid %d", t.sock, j->c->term_w,
+                          j->c->term_h, (int)t.pane_pid);
 
     double step_timeout = CONF_TERM_DEFAULT_STEP_S;
     double case_deadline = t0 + j->c->timeout_s * j->stretch;
