@@ -2273,6 +2273,15 @@ int mock_engine_handle(void *ctx, uint64_t conn_id, const char *user, const uint
     } else {
         switch (m.action) {
         case ETSN_WSMAN_CREATE:
+            if (e->fx->create_delay_ms) {
+                /* A slow server: the shell exists only once the delay is
+                 * over. Other requests go on meanwhile (the wait releases
+                 * the lock). */
+                event(e, "create-delayed", "%u ms", e->fx->create_delay_ms);
+                struct timespec until = now_plus(e->fx->create_delay_ms);
+                while (!e->stopping && !reached(&until))
+                    pthread_cond_timedwait(&e->cv, &e->mu, &until);
+            }
             status = do_create(e, &m, reply);
             break;
         case ETSN_WSMAN_COMMAND:

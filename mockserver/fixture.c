@@ -1247,6 +1247,7 @@ static int parse_server(lctx *c, const xmlNode *n, mock_fixture *fx)
                                           "resource-uri",
                                           "edition",
                                           "busy-ms",
+                                          "create-delay-ms",
                                           "missing-commands",
                                           "commands",
                                           "public-key-request",
@@ -1261,6 +1262,15 @@ static int parse_server(lctx *c, const xmlNode *n, mock_fixture *fx)
         if (rc < 0 || ms < 0 || ms > 3600000)
             return fail(c, n, "<server busy-ms=...>: milliseconds (0..3600000)");
         fx->busy_ms = (uint32_t)ms;
+    }
+    char *delay = get_attr(n, "create-delay-ms");
+    if (delay) {
+        long ms;
+        int rc = parse_int_or_name(delay, NULL, 0, &ms);
+        free(delay);
+        if (rc < 0 || ms < 0 || ms > 600000)
+            return fail(c, n, "<server create-delay-ms=...>: milliseconds (0..600000)");
+        fx->create_delay_ms = (uint32_t)ms;
     }
     set_str(&fx->computer, n, "computer");
     set_str(&fx->protocol, n, "protocol");

@@ -170,8 +170,9 @@ typedef struct {
     bool negotiate;
     bool basic;
     bool require_encryption;
-    uint32_t busy_ms;        /* <server busy-ms=>: the pool is busy this long after it opens */
-    bool request_public_key; /* <server public-key-request="true">: asks for the key on open */
+    uint32_t busy_ms;         /* <server busy-ms=>: the pool is busy this long after it opens */
+    uint32_t create_delay_ms; /* <server create-delay-ms=>: Create is answered this much later */
+    bool request_public_key;  /* <server public-key-request="true">: asks for the key on open */
     fx_completion *completions;
     size_t n_completions;
     fx_pipeline *pipelines;

@@ -163,12 +163,29 @@ static void *watch(void *arg)
     for (;;) {
         struct pollfd fds[2] = {{.fd = s->stop_pipe[0], .events = POLLIN},
                                 {.fd = etsn_interrupt_fd(), .events = POLLIN}};
-        if (poll(fds, 2, -1) < 0 && errno != EINTR) break;
+        /* After a cancel while connecting, cancel again every 100 ms: a
+         * cancel that lands between two posts is forgotten by the next. */
+        bool repeat = s->cancelled && s->mode == WATCH_CONNECTING;
+        int n = poll(fds, 2, repeat ? 100 : -1);
+        if (n < 0 && errno != EINTR) break;
         if (fds[0].revents) break;
+        if (n == 0 && repeat) {
+            pthread_mutex_lock(&s->lock);
+            bool created = etsn_client_shell_created(s->client);
+            pthread_mutex_unlock(&s->lock);
+            if (created) etsn_http_cancel(s->http);
+            continue;
+        }
         if (!(fds[1].revents & POLLIN) || !etsn_interrupt_take()) continue;
         if (s->mode == WATCH_CONNECTING) {
+            /* Let a Create in flight finish, so that the shell it makes is
+             * known and can be deleted; a Receive waiting on the pool is
+             * cut short. */
             s->cancelled = true;
-            etsn_http_cancel(s->http);
+            pthread_mutex_lock(&s->lock);
+            bool created = etsn_client_shell_created(s->client);
+            pthread_mutex_unlock(&s->lock);
+            if (created) etsn_http_cancel(s->http);
         } else {
             signal_ctrl_c(s);
         }
@@ -448,7 +465,7 @@ static int open_pool(session *s)
 {
     start_watch(s, WATCH_CONNECTING);
     int rc = etsn_client_build_create(s->client, &s->request) == 0 ? post(s) : -1;
-    while (rc == 0 && !etsn_client_pool_opened(s->client) && !s->broken) {
+    while (rc == 0 && !etsn_client_pool_opened(s->client) && !s->broken && !s->cancelled) {
         pthread_mutex_lock(&s->lock);
         rc = etsn_client_build_receive(s->client, NULL, &s->request);
         pthread_mutex_unlock(&s->lock);
