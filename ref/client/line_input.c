@@ -54,7 +54,7 @@ static char **complete_hook(const char *text, int start, int end)
 {
     (void)end;
     rl_attempted_completion_over = 1; /* never fall back to file names */
-    if (!active || !active->complete) return NULL;
+    if (!active || !active->complete || active->host_read) return NULL;
     char **found = NULL;
     size_t from = 0, len = 0;
     size_t n = active->complete(active->complete_ctx, rl_line_buffer, (size_t)rl_point, &found,
@@ -156,13 +156,14 @@ static char *read_terminal(etsn_line_input *li, const char *prompt)
             rl_callback_handler_remove();
             fputc('\n', li->out);
             fflush(li->out);
+            li->interrupted = true;
             return strdup("");
         }
         if (fds[0].revents & (POLLIN | POLLHUP)) rl_callback_read_char();
     }
     if (!line_done) rl_callback_handler_remove();
     char *line = finished_line;
-    if (line && *line) add_history(line);
+    if (line && *line && !li->host_read) add_history(line);
     return line;
 }
 

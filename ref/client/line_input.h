@@ -23,6 +23,11 @@ typedef struct {
     char *history_path; /* NULL: no history file */
     etsn_complete_fn complete;
     void *complete_ctx;
+    /* Set by the session while a host call (Read-Host, Get-Credential)
+     * reads: such answers stay out of the history and Tab does nothing. */
+    bool host_read;
+    /* The last read ended with Ctrl+C. */
+    bool interrupted;
 } etsn_line_input;
 
 void etsn_line_input_init(etsn_line_input *li, FILE *in, FILE *out);

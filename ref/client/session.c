@@ -52,6 +52,9 @@ typedef struct {
     bool signal_sent;
     bool stopped_by_user;         /* the last typed command was stopped with Ctrl+C */
     atomic_bool cancelled;        /* Ctrl+C while connecting (set by the watcher) */
+    atomic_bool abandoned;        /* a second Ctrl+C: stop waiting for the command */
+    atomic_bool host_reading;     /* a host call reads the terminal: its Ctrl+C is its own */
+    bool create_sent;             /* the shell may exist even without a CreateResponse */
     pthread_mutex_t control_lock; /* the control connection: made once, one Signal at a time */
 
     etsn_host_ui ui;
@@ -138,20 +141,27 @@ static void signal_ctrl_c(session *s)
 {
     etsn_buf req = ETSN_BUF_INIT, reply = ETSN_BUF_INIT;
     pthread_mutex_lock(&s->lock);
+    bool again = s->current && s->signal_sent;
     bool go = s->current && !s->signal_sent &&
               etsn_client_build_signal(s->client, s->current, ETSN_SIGNAL_CTRL_C, &req) == 0;
     if (go) s->signal_sent = true;
     pthread_mutex_unlock(&s->lock);
+    if (again) {
+        /* A second Ctrl+C: the server did not stop the command; stop
+         * waiting for it (the session counts as broken). */
+        s->abandoned = true;
+        etsn_http_cancel(s->http);
+    }
     if (go) {
         etsn_error e;
         etsn_error_clear(&e);
-        if (!s->control) s->control = etsn_http_new(&s->cfg->http, &e);
         long status = 0;
-        if (s->control && etsn_http_post(s->control, req.data, req.len, &reply, &status, &e) == 0) {
-            pthread_mutex_lock(&s->lock);
-            etsn_client_handle_reply(s->client, reply.data, reply.len, NULL, NULL, &e);
-            pthread_mutex_unlock(&s->lock);
-        }
+        /* The SignalResponse says nothing the engine needs; what the
+         * signal does arrives on the command's own Receive. */
+        pthread_mutex_lock(&s->control_lock);
+        if (!s->control) s->control = etsn_http_new(&s->cfg->http, &e);
+        if (s->control) etsn_http_post(s->control, req.data, req.len, &reply, &status, &e);
+        pthread_mutex_unlock(&s->control_lock);
     }
     etsn_buf_free(&req);
     etsn_buf_free(&reply);
@@ -160,22 +170,29 @@ static void signal_ctrl_c(session *s)
 static void *watch(void *arg)
 {
     session *s = arg;
+    int cancel_ticks = 0;
     for (;;) {
         struct pollfd fds[2] = {{.fd = s->stop_pipe[0], .events = POLLIN},
                                 {.fd = etsn_interrupt_fd(), .events = POLLIN}};
         /* After a cancel while connecting, cancel again every 100 ms: a
          * cancel that lands between two posts is forgotten by the next. */
         bool repeat = s->cancelled && s->mode == WATCH_CONNECTING;
-        int n = poll(fds, 2, repeat ? 100 : -1);
+        /* While a host call reads the terminal (Read-Host), Ctrl+C is the
+         * line reader's to see; the session signals when it returns. */
+        bool host_reads = s->host_reading;
+        int n = poll(fds, host_reads ? 1 : 2, repeat || host_reads ? 100 : -1);
         if (n < 0 && errno != EINTR) break;
         if (fds[0].revents) break;
         if (n == 0 && repeat) {
             pthread_mutex_lock(&s->lock);
             bool created = etsn_client_shell_created(s->client);
             pthread_mutex_unlock(&s->lock);
-            if (created) etsn_http_cancel(s->http);
+            /* A Create that takes more than 5 s more is cut short too: the
+             * Delete that follows names the ShellId we chose ourselves. */
+            if (created || ++cancel_ticks > 50) etsn_http_cancel(s->http);
             continue;
         }
+        if (n == 0 || host_reads) continue;
         if (!(fds[1].revents & POLLIN) || !etsn_interrupt_take()) continue;
         if (s->mode == WATCH_CONNECTING) {
             /* Let a Create in flight finish, so that the shell it makes is
@@ -283,7 +300,9 @@ static void answer_host_call(session *s, etsn_pipeline *p, int64_t call_id, int 
         etsn_client_build_send(s->client, p, "pr", type,
                                etsn_msg_host_response(call_id, method, result, error), &s->request);
     pthread_mutex_unlock(&s->lock);
-    if (rc == 0) post(s);
+    /* The server waits for this answer: without it the command can never
+     * end, so a failed Send breaks the session. */
+    if (rc != 0 || post(s) != 0) s->broken = true;
 }
 
 static void handle_event(session *s, const etsn_event *ev)
@@ -310,7 +329,19 @@ static void handle_event(session *s, const etsn_event *ev)
         break;
     case ETSN_EV_HOST_CALL: {
         etsn_value *result = NULL, *error = NULL;
+        etsn_line_input *li = s->cfg->line_input;
+        if (li) {
+            li->host_read = true; /* no history, no remote completion */
+            li->interrupted = false;
+        }
+        s->host_reading = true;
         bool done = etsn_host_ui_call(&s->ui, ev->method, ev->value, &result, &error);
+        s->host_reading = false;
+        if (li) {
+            li->host_read = false;
+            if (li->interrupted) s->ui.interrupted = true;
+            li->interrupted = false;
+        }
         if (s->ui.interrupted) {
             /* Ctrl+C at a prompt the host read itself (raw mode sees it as a
              * key, not a signal): stop the command as Ctrl+C would. */
@@ -401,7 +432,14 @@ static run_result run_pipeline(session *s, uint32_t type, etsn_value *body, bool
     pthread_mutex_unlock(&s->lock);
     if (rc == 0) rc = post(s);
     drain_events(s);
-    while (rc == 0 && !etsn_pipeline_done(p) && !s->broken) {
+    int after_final = 0;
+    while (rc == 0 && !etsn_pipeline_done(p) && !s->broken && !s->abandoned) {
+        /* A final PIPELINE_STATE should come with CommandState Done; a
+         * server that never sends Done gets two more Receives, not more. */
+        if (s->pipeline_state == ETSN_PIPE_COMPLETED || s->pipeline_state == ETSN_PIPE_FAILED ||
+            s->pipeline_state == ETSN_PIPE_STOPPED) {
+            if (++after_final > 2) break;
+        }
         pthread_mutex_lock(&s->lock);
         rc = etsn_client_build_receive(s->client, p, &s->request);
         pthread_mutex_unlock(&s->lock);
@@ -420,6 +458,10 @@ static run_result run_pipeline(session *s, uint32_t type, etsn_value *body, bool
     etsn_pipeline_free(s->client, p);
     pthread_mutex_unlock(&s->lock);
 
+    if (s->abandoned) {
+        etsn_error_set(s->err, 0, "The command did not stop after Ctrl+C.");
+        rc = -1;
+    }
     if (rc < 0 || s->broken) {
         /* A typed command learns of the break and says so, in the words of
          * the command transport (RemotingErrorIdStrings
@@ -458,13 +500,20 @@ static bool wait_interruptible(int ms)
         usleep((useconds_t)ms * 1000);
         return false;
     }
-    return poll(&fd, 1, ms) > 0 && etsn_interrupt_take();
+    /* The signal may land on this very thread and end the poll with EINTR
+     * before the pipe is seen: look at the pipe either way. */
+    (void)poll(&fd, 1, ms);
+    return etsn_interrupt_take();
 }
 
 static int open_pool(session *s)
 {
     start_watch(s, WATCH_CONNECTING);
-    int rc = etsn_client_build_create(s->client, &s->request) == 0 ? post(s) : -1;
+    int rc = -1;
+    if (etsn_client_build_create(s->client, &s->request) == 0) {
+        s->create_sent = true;
+        rc = post(s);
+    }
     while (rc == 0 && !etsn_client_pool_opened(s->client) && !s->broken && !s->cancelled) {
         pthread_mutex_lock(&s->lock);
         rc = etsn_client_build_receive(s->client, NULL, &s->request);
@@ -494,15 +543,23 @@ static int wait_until_available(session *s)
                                         body, &s->request);
         pthread_mutex_unlock(&s->lock);
         if (rc == 0) rc = post(s);
-        while (rc == 0 && !s->availability_known && !s->broken) {
+        start_watch(s, WATCH_CONNECTING);
+        for (int tries = 0;
+             rc == 0 && !s->availability_known && !s->broken && !s->cancelled && tries < 20;
+             tries++) {
             pthread_mutex_lock(&s->lock);
             rc = etsn_client_build_receive(s->client, NULL, &s->request);
             pthread_mutex_unlock(&s->lock);
             if (rc == 0) rc = post(s);
             if (rc < 0 && s->err->winrm_code == WSMAN_OPERATION_TIMEOUT) rc = 0;
         }
+        stop_watch(s);
         discard_events(s);
-        if (rc < 0 || s->broken) return -1;
+        if (rc < 0 || s->broken || s->cancelled) return -1;
+        if (!s->availability_known) {
+            etsn_error_set(s->err, 0, "The server did not say whether the session is available.");
+            return -1;
+        }
         if (s->available != 0) return 0;
         if (!warned) {
             etsn_value *mp = etsn_v_obj();
@@ -596,6 +653,9 @@ static size_t complete(void *ctx, const char *line, size_t cursor, char ***match
 {
     session *s = ctx;
     *matches = NULL;
+    /* Only at the session's own prompt: a one-runspace pool cannot run
+     * TabExpansion2 while a command waits on a host prompt. */
+    if (s->current) return 0;
     etsn_value *input = etsn_v_string(line);
     etsn_value *column = etsn_v_i32((int32_t)cursor);
     etsn_value *none = etsn_v_nil();
@@ -612,7 +672,10 @@ static size_t complete(void *ctx, const char *line, size_t cursor, char ***match
     etsn_v_as_i64(etsn_v_get(s->captured, "ReplacementLength"), &len);
     const etsn_value *list = etsn_v_get(s->captured, "CompletionMatches");
     size_t n = list ? list->n_items : 0;
-    if (n == 0 || start < 0 || len < 0 || (size_t)(start + len) > strlen(line)) return 0;
+    size_t line_len = strlen(line);
+    if (n == 0 || start < 0 || len < 0 || (uint64_t)start > line_len ||
+        (uint64_t)len > line_len - (size_t)start)
+        return 0;
     *matches = calloc(n, sizeof **matches);
     size_t got = 0;
     for (size_t i = 0; *matches && i < n; i++) {
@@ -696,11 +759,13 @@ static int interact(session *s)
         r = run_pipeline(s, ETSN_MSG_CREATE_PIPELINE,
                          line_pipeline(s, !block_mode && is_exit(text) ? "Exit-PSSession" : text),
                          false);
-        if (r == RUN_INCOMPLETE) {
-            block_mode = true;
-            etsn_buf_reset(&block);
+        if (r == RUN_INCOMPLETE && text != (const char *)block.data) {
+            etsn_buf_reset(&block); /* a new block starts with this line */
             etsn_buf_append_str(&block, text);
         }
+        /* Still incomplete after a blank line: keep the block and go on
+         * collecting (ConsoleHost.HandleErrors). */
+        if (r == RUN_INCOMPLETE) block_mode = true;
         free(line);
         fflush(s->cfg->out);
         fflush(s->cfg->err);
@@ -717,7 +782,9 @@ static int interact(session *s)
 
 static void close_shell(session *s)
 {
-    if (!etsn_client_shell_created(s->client)) return;
+    /* A Create cut short by Ctrl+C may still have made the shell: its
+     * ShellId is ours, so ask for the Delete all the same. */
+    if (!etsn_client_shell_created(s->client) && !(s->create_sent && s->cancelled)) return;
     etsn_error scratch;
     etsn_error_clear(&scratch);
     etsn_error *saved = s->err;
@@ -775,8 +842,9 @@ out:
     etsn_psrp_keys_free(s.keys);
     etsn_v_free(s.pipeline_error);
     etsn_v_free(s.captured);
-    etsn_buf_free(&s.request);
-    etsn_buf_free(&s.reply);
+    /* A 2.4 SecureString travels in clear inside these. */
+    etsn_buf_free_secure(&s.request);
+    etsn_buf_free_secure(&s.reply);
     etsn_buf_free(&s.first_output);
     if (s.stop_pipe[0] >= 0) close(s.stop_pipe[0]);
     if (s.stop_pipe[1] >= 0) close(s.stop_pipe[1]);
