@@ -52,6 +52,18 @@ static void add_buf(conf_strv *v, etsn_buf *b)
     etsn_buf_free(b);
 }
 
+/* --verbose: the client's command line as it is run, rendered safely. */
+static void note_argv(conf_strv *notes, const char *label, const conf_strv *argv)
+{
+    etsn_buf b = ETSN_BUF_INIT;
+    etsn_buf_append_str(&b, label);
+    for (size_t i = 0; i < argv->n; i++) {
+        etsn_buf_append_str(&b, " ");
+        conf_render(&b, argv->v[i], strlen(argv->v[i]), false);
+    }
+    add_buf(notes, &b);
+}
+
 #define FAIL(res, ...)                                                                             \
     do {                                                                                           \
         (res)->verdict = CONF_FAIL;                                                                \
@@ -610,15 +622,7 @@ void conf_run_case(const conf_options *o, const conf_case *c, conf_result *res)
     }
     if (build_env(o, c, &vars, have_pw ? pwfile : NULL, &env) < 0) goto oom;
     if (c->has_terminal) {
-        if (o->verbose) {
-            etsn_buf b = ETSN_BUF_INIT;
-            etsn_buf_append_str(&b, "client (in tmux):");
-            for (size_t i = 0; i < cargv.n; i++) {
-                etsn_buf_append_str(&b, " ");
-                conf_render(&b, cargv.v[i], strlen(cargv.v[i]), false);
-            }
-            add_buf(&res->notes, &b);
-        }
+        if (o->verbose) note_argv(&res->notes, "client (in tmux):", &cargv);
         /* The terminal is the pane: its TERM (tmux's default-terminal), its
          * size. What the runner's own terminal said does not apply, unless
          * the case's [env] says otherwise. */
@@ -656,15 +660,7 @@ void conf_run_case(const conf_options *o, const conf_case *c, conf_result *res)
         stdin_text = conf_subst(c->stdin_text.data, c->stdin_text.len, &vars, &stdin_len);
         if (!stdin_text) goto oom;
     }
-    if (o->verbose) {
-        etsn_buf b = ETSN_BUF_INIT;
-        etsn_buf_append_str(&b, "client:");
-        for (size_t i = 0; i < cargv.n; i++) {
-            etsn_buf_append_str(&b, " ");
-            conf_render(&b, cargv.v[i], strlen(cargv.v[i]), false);
-        }
-        add_buf(&res->notes, &b);
-    }
+    if (o->verbose) note_argv(&res->notes, "client:", &cargv);
     conf_proc_result pr;
     int timeout_ms = (int)(c->timeout_s * 1000 * stretch);
     if (conf_run_captured(cargv.v, env.v, stdin_text, stdin_len, timeout_ms, &out, &err, &pr) < 0) {

@@ -35,3 +35,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     etsn_v_free(v);
     return 0;
 }
+
+#ifdef ETSN_FUZZ_STANDALONE
+#include "fuzz_replay.h"
+
+int main(int argc, char **argv)
+{
+    return etsn_fuzz_replay(argc, argv);
+}
+#endif

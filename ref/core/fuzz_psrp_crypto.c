@@ -175,25 +175,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef ETSN_FUZZ_STANDALONE
-#include <stdio.h>
+#include "fuzz_replay.h"
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        FILE *f = fopen(argv[i], "rb");
-        if (!f) {
-            perror(argv[i]);
-            return 1;
-        }
-        etsn_buf b = ETSN_BUF_INIT;
-        uint8_t tmp[4096];
-        size_t n;
-        while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) etsn_buf_append(&b, tmp, n);
-        fclose(f);
-        LLVMFuzzerTestOneInput(b.data, b.len);
-        etsn_buf_free(&b);
-    }
+    int rc = etsn_fuzz_replay(argc, argv);
     etsn_psrp_keys_free(shared_client);
-    return 0;
+    return rc;
 }
 #endif

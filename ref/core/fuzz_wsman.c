@@ -18,3 +18,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (etsn_wsman_parse(data, size, &msg, err, sizeof err) == 0) etsn_wsman_msg_free(&msg);
     return 0;
 }
+
+#ifdef ETSN_FUZZ_STANDALONE
+#include "fuzz_replay.h"
+
+int main(int argc, char **argv)
+{
+    return etsn_fuzz_replay(argc, argv);
+}
+#endif
