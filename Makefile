@@ -84,7 +84,13 @@ ensure-deps:
 # Unit tests, then the conformance suite against our own client and mock.
 test: ensure-deps
 	@$(MAKE) --no-print-directory -j$$(nproc) all
-	@$(MAKE) --no-print-directory format-check unit capture-check conformance
+	@$(MAKE) --no-print-directory format-check source-check unit capture-check conformance
+
+# Every case cites only what a reader can open (docs/sources.md); the
+# self-test first shows the check rejects each kind of bad citation.
+.PHONY: source-check
+source-check:
+	@tools/check-sources.sh --self-test && tools/check-sources.sh
 
 unit: $(TESTS)
 	@tools/run-units.sh $(UNIT_WRAPPER) -- $(TESTS)

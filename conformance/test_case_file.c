@@ -15,10 +15,10 @@ static const char *full =
     "prompt.remote-prompt-text\n"
     "[requirement]\n"
     "\"Shown as \"[{0}]: {1}\" with the computer name as the user typed it\"\n"
-    "  — powershell-behaviour.md, The prompt\n"
+    "  — HostUtilities.cs GetRemotePrompt\n"
     "\n"
     "[source]\n"
-    "enter-pssession.txt Example 2\n"
+    "Enter-PSSession reference page, Example 2\n"
     "[fixture]\n"
     "plain-session.xml\n"
     "[args]\n"
@@ -82,8 +82,8 @@ START_TEST(test_full)
     ck_assert_str_eq(c.id, "prompt.remote-prompt-text");
     ck_assert_str_eq(c.requirement,
                      "\"Shown as \"[{0}]: {1}\" with the computer name as the user typed it\"\n"
-                     "  — powershell-behaviour.md, The prompt");
-    ck_assert_str_eq(c.source, "enter-pssession.txt Example 2");
+                     "  — HostUtilities.cs GetRemotePrompt");
+    ck_assert_str_eq(c.source, "Enter-PSSession reference page, Example 2");
     ck_assert_str_eq(c.fixture, "plain-session.xml");
     ck_assert_uint_eq(c.args.n, 9);
     const char *want[] = {"-ComputerName",  "{host}",    "-Port", "{port}", "-Credential",

@@ -697,7 +697,7 @@ START_TEST(test_garbage)
 }
 END_TEST
 
-/* ---- issue 3: host calls, streams, timing, busy, completion, keys ---- */
+/* ---- host calls, streams, timing, busy, completion, keys ---- */
 
 /* Sends one PSRP message on a command's pr stream (pid set) or the pool's
  * stdin (pid NULL). */

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Drive etsn-mockd with pypsrp, an independent PSRP client (oracle check).
 
-pypsrp is not part of etsn: get its sources (and pyspnego's) as
-../shared/spec/oracles.md says and run, with Debian's python3:
+pypsrp is not part of etsn: unpack the sources of the public repositories
+jborean93/pypsrp and jborean93/pyspnego (docs/sources.md) into a directory DIR
+outside this repository, install python3-requests and python3-cryptography
+from Debian, and run, with Debian's python3:
 
   PYTHONPATH=DIR/pypsrp/src:DIR/pyspnego/src tools/pypsrp-oracle.py URL USER SCRIPT...
 

@@ -2,8 +2,10 @@
 """etsn-conform adapter for pypsrp (an independent Python PSRP client).
 
 Shows how another client is put through the suite, and what the suite then
-says about it. pypsrp is not part of etsn: get its sources as
-../shared/spec/oracles.md (or docs/conformance.md) says and run
+says about it. pypsrp is not part of etsn: unpack the sources of the public
+repositories jborean93/pypsrp and jborean93/pyspnego (docs/sources.md) into a
+directory DIR outside this repository, install python3-requests and
+python3-cryptography from Debian, and run
 
   PYTHONPATH=DIR/pypsrp/src:DIR/pyspnego/src bin/etsn-conform \\
       --client /usr/bin/python3 --adapter conformance/adapters/pypsrp-adapter.py \\

@@ -14,7 +14,7 @@
 #include "../core/buf.h"
 #include "../core/clixml.h"
 
-/* One ProgressRecord (MS-PSRP 2.2.3.?; ProgressRecord.ToPSObjectForRemoting). */
+/* One ProgressRecord (MS-PSRP 2.2.2.25 PROGRESS_RECORD; ProgressRecord.ToPSObjectForRemoting). */
 typedef struct {
     const char *activity;
     const char *status;

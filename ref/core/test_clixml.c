@@ -475,7 +475,7 @@ START_TEST(spec_messages)
     etsn_buf_free(&b);
     etsn_v_free(v);
 
-    /* MS-PSRP 2.2.2.4 RUNSPACEPOOL_STATE, with an XML declaration and layout. */
+    /* MS-PSRP 2.2.2.9 RUNSPACEPOOL_STATE, with an XML declaration and layout. */
     v = parse("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
               "<Obj RefId=\"1\">\n  <MS>\n    <I32 N=\"RunspaceState\">2</I32>\n  </MS>\n</Obj>\n");
     ck_assert_msg(v != NULL, "%s", err);
