@@ -12,7 +12,9 @@
 # docs/sources.md; an `MS-PSRP N.N` / `MS-WSMV N.N` section not listed there.
 # Each `;`-separated citation of [source] must also start with a document
 # short name of docs/sources.md, a PowerShell file, docs/X.md or a repository
-# path that exists. Exit 0 when all hold, 1 with one line per offence.
+# path that exists. In the rest of the tree (docs, C comments, fixtures, tools)
+# it fails on any mention of the private developer notes. Exit 0 when all
+# hold, 1 with one line per offence.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -143,6 +145,19 @@ check() {
     ' "$@"
 }
 
+# Private developer notes must not be cited anywhere in the tree (docs,
+# comments, fixtures, tools): a reader cannot open them.
+private_notes='powershell-behaviour|enter-pssession\.txt|auth-and-transport-notes|oracles\.md|mock-replay-design|performance-notes|shared/spec/'
+check_tree() {
+    hits=$(cd "$1" && grep -rnIE "$private_notes" README.md Makefile docs ref mockserver conformance tools fixtures \
+        2>/dev/null | grep -v '^tools/check-sources\.sh:' || true)
+    if [ -n "$hits" ]; then
+        printf '%s\n' "$hits" | sed 's/$/  <- cites a private note/'
+        echo "check-sources: private notes cited in the tree"
+        return 1
+    fi
+}
+
 self_test() {
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/check-sources.XXXXXX")
     trap 'rm -rf "$tmp"' EXIT
@@ -181,7 +196,12 @@ PowerShell src/System.Management.Automation/engine/remoting/client/RunspaceRef.c
     bad section x 'MS-PSRP 9.9.9 Nothing' 'MS-PSRP 9.9.9 is not in the section list'
     bad unknown x 'Some Blog, part 2' '"Some Blog, part 2" does not start with a document'
     bad repofile x 'ref/client/no_such_file.c' 'repository file ref/client/no_such_file.c does not exist'
-    [ $status = 0 ] && echo "check-sources self-test: a good case passes, $n bad cases fail, each for its reason"
+    mkdir -p "$tmp/tree/docs"
+    echo 'See powershell-behaviour.md, Leaving.' >"$tmp/tree/docs/x.md"
+    if check_tree "$tmp/tree" >/dev/null; then
+        echo "self-test: a private note cited in docs/ passed"; status=1
+    fi
+    [ $status = 0 ] && echo "check-sources self-test: a good case passes, $n bad cases and a private note in docs/ fail, each for its reason"
     return $status
 }
 
@@ -194,4 +214,5 @@ if [ $# -eq 0 ]; then
 fi
 n=$#
 check "$@"
-echo "sources: the $n case files cite only what docs/sources.md and docs/ resolve"
+check_tree "$root"
+echo "sources: the $n case files cite only what docs/sources.md and docs/ resolve; no private notes in the tree"
