@@ -13,8 +13,9 @@
 # Each `;`-separated citation of [source] must also start with a document
 # short name of docs/sources.md, a PowerShell file, docs/X.md or a repository
 # path that exists. In the rest of the tree (docs, C comments, fixtures, tools)
-# it fails on any mention of the private developer notes. Exit 0 when all
-# hold, 1 with one line per offence.
+# it fails on any mention of the private developer notes and on an MS-PSRP or
+# MS-WSMV section that docs/sources.md does not list. Exit 0 when all hold, 1
+# with one line per offence.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -149,11 +150,25 @@ check() {
 # comments, fixtures, tools): a reader cannot open them.
 private_notes='powershell-behaviour|enter-pssession\.txt|auth-and-transport-notes|oracles\.md|mock-replay-design|performance-notes|shared/spec/'
 check_tree() {
-    hits=$(cd "$1" && grep -rnIE "$private_notes" README.md Makefile docs ref mockserver conformance tools fixtures \
-        2>/dev/null | grep -v '^tools/check-sources\.sh:' || true)
+    tree="README.md Makefile docs ref mockserver conformance tools fixtures"
+    bad=0
+    hits=$(cd "$1" && grep -rnIE "$private_notes" $tree 2>/dev/null | grep -v '^tools/check-sources\.sh:' || true)
     if [ -n "$hits" ]; then
         printf '%s\n' "$hits" | sed 's/$/  <- cites a private note/'
-        echo "check-sources: private notes cited in the tree"
+        bad=1
+    fi
+    # Every MS-PSRP / MS-WSMV section named anywhere is one docs/sources.md lists.
+    hits=$(cd "$1" && grep -rnoIE 'MS-(PSRP|WSMV) [0-9]+(\.[0-9]+)*' $tree 2>/dev/null |
+        grep -v '^tools/check-sources\.sh:\|^docs/sources\.md:' || true)
+    for h in $(printf '%s\n' "$hits" | sed 's/ /@/g'); do
+        sec=$(printf '%s' "${h##*:}" | sed 's/@/ /g')
+        if ! grep -qF "\`$sec\`" "$root/docs/sources.md"; then
+            echo "${h%:*}: $sec is not in the section list of docs/sources.md"
+            bad=1
+        fi
+    done
+    if [ $bad != 0 ]; then
+        echo "check-sources: citations in the tree a reader cannot resolve"
         return 1
     fi
 }
@@ -198,10 +213,15 @@ PowerShell src/System.Management.Automation/engine/remoting/client/RunspaceRef.c
     bad repofile x 'ref/client/no_such_file.c' 'repository file ref/client/no_such_file.c does not exist'
     mkdir -p "$tmp/tree/docs"
     echo 'See powershell-behaviour.md, Leaving.' >"$tmp/tree/docs/x.md"
-    if check_tree "$tmp/tree" >/dev/null; then
-        echo "self-test: a private note cited in docs/ passed"; status=1
+    if out=$(check_tree "$tmp/tree") || ! printf '%s\n' "$out" | grep -qF 'x.md:1:See powershell-behaviour.md'; then
+        echo "self-test: a private note cited in docs/ was not reported: $out"; status=1
     fi
-    [ $status = 0 ] && echo "check-sources self-test: a good case passes, $n bad cases and a private note in docs/ fail, each for its reason"
+    echo '/* MS-PSRP 2.2.4 and MS-PSRP 9.8.7 */' >"$tmp/tree/docs/x.md"
+    if out=$(check_tree "$tmp/tree") || ! printf '%s\n' "$out" | grep -qF 'docs/x.md:1: MS-PSRP 9.8.7 is not in' ||
+        printf '%s\n' "$out" | grep -qF '2.2.4 is not'; then
+        echo "self-test: an unlisted MS-PSRP section in docs/ was not reported alone: $out"; status=1
+    fi
+    [ $status = 0 ] && echo "check-sources self-test: a good case passes, $n bad cases and 2 bad citations in docs/ fail, each for its reason"
     return $status
 }
 
@@ -215,4 +235,4 @@ fi
 n=$#
 check "$@"
 check_tree "$root"
-echo "sources: the $n case files cite only what docs/sources.md and docs/ resolve; no private notes in the tree"
+echo "sources: the $n case files cite only what docs/sources.md and docs/ resolve; no private notes or unlisted MS-PSRP/MS-WSMV sections in the tree"

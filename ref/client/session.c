@@ -239,7 +239,7 @@ static bool protocol_at_least(const char *version, int major, int minor)
     return a > major || (a == major && b >= minor);
 }
 
-/* Protocol 2.3 and earlier: the session key exchange (MS-PSRP 3.1.5.4.2),
+/* Protocol 2.3 and earlier: the session key exchange (MS-PSRP 3.1.5.4.4),
  * done the first time a SecureString must go to the server. */
 static bool ensure_session_key(session *s)
 {

@@ -1,4 +1,4 @@
-/* The PSRP session key (MS-PSRP 3.1.5.4.2/3.2.5.4.2) and SecureString
+/* The PSRP session key (MS-PSRP 3.1.5.4.4/3.2.5.4.4) and SecureString
  * encryption for protocol 2.3 and earlier: the client sends an RSA public
  * key (PUBLIC_KEY, a CAPI PUBLICKEYBLOB in base64), the server answers with
  * a 256-bit AES session key encrypted to it (ENCRYPTED_SESSION_KEY, a CAPI
