@@ -8,4 +8,6 @@ for tool in valgrind tmux krb5kdc tcpdump openssl clang-format; do
 done
 # gss-ntlmssp: the NTLM mechanism for the GSSAPI mechglue.
 ls /usr/lib/*/gssntlmssp/gssntlmssp.so >/dev/null 2>&1 || exit 1
+# pywinrm and its NTLM auth for tools/check-pywinrm.sh.
+/usr/bin/python3 -c 'import winrm, requests_ntlm' >/dev/null 2>&1 || exit 1
 exit 0
