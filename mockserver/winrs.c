@@ -212,13 +212,13 @@ static int fault_timeout(mock_winrs *w, const etsn_wsman_msg *m, etsn_buf *reply
 }
 
 static int fault_no_command(mock_winrs *w, const etsn_wsman_msg *m, wshell *sh, const char *what,
-                            etsn_buf *reply)
+                            const char *cid, etsn_buf *reply)
 {
     etsn_buf known = ETSN_BUF_INIT;
     for (wcmd *c = sh->cmds; c; c = c->next)
         etsn_buf_printf(&known, "%s%s", known.len ? ", " : "", c->id);
     char req[300];
-    snprintf(req, sizeof req, "%s CommandId=%s", what, m->command_id ? m->command_id : "(none)");
+    snprintf(req, sizeof req, "%s CommandId=%s", what, cid ? cid : "(none)");
     mock_report_unmatched(w->report, req,
                           known.len ? (const char *)known.data : "Command (none is running)",
                           "unknown CommandId: the client must echo the server's CommandId");
@@ -645,7 +645,7 @@ static int do_receive(mock_winrs *w, const etsn_wsman_msg *m, etsn_buf *reply)
         wshell *sh = find_shell(w, m->shell_id);
         if (!sh) return fault_no_shell(w, m, reply);
         wcmd *c = find_cmd(sh, m->command_id);
-        if (!c) return fault_no_command(w, m, sh, "Receive", reply);
+        if (!c) return fault_no_command(w, m, sh, "Receive", m->command_id, reply);
         advance(c, sh->codepage, budget);
         int rc = reply_receive(w, m, c, budget, reply);
         if (rc) return rc;
@@ -668,7 +668,7 @@ static int do_send(mock_winrs *w, wshell *sh, const etsn_wsman_msg *m, etsn_buf 
         const etsn_wsman_stream *s = &m->streams[i];
         const char *cid = s->command_id ? s->command_id : m->command_id;
         wcmd *c = find_cmd(sh, cid);
-        if (!c) return fault_no_command(w, m, sh, "Send", reply);
+        if (!c) return fault_no_command(w, m, sh, "Send", cid, reply);
         event(w, "winrs-stdin", "%s: %zu bytes on %s%s", c->label, s->len,
               s->name ? s->name : "stdin", s->end ? ", End" : "");
     }
@@ -678,7 +678,7 @@ static int do_send(mock_winrs *w, wshell *sh, const etsn_wsman_msg *m, etsn_buf 
 static int do_signal(mock_winrs *w, wshell *sh, const etsn_wsman_msg *m, etsn_buf *reply)
 {
     wcmd *c = find_cmd(sh, m->command_id);
-    if (!c) return fault_no_command(w, m, sh, "Signal", reply);
+    if (!c) return fault_no_command(w, m, sh, "Signal", m->command_id, reply);
     const char *code = m->signal_code ? m->signal_code : "";
     const char *name = strrchr(code, '/');
     name = name ? name + 1 : code;

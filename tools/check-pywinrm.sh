@@ -44,7 +44,8 @@ rc=0
 OPENSSL_CONF="$work/openssl.cnf" ETSN_PASSWORD_FILE="$work/pw" PYTHONDONTWRITEBYTECODE=1 \
     /usr/bin/python3 "$here/pywinrm-check.py" "$url" 'CONTOSO\alice' >"$work/driver.out" 2>&1 || rc=$?
 kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true; mock_pid=
-grep -E '^(FAIL|Traceback)' -A20 "$work/driver.out" || true
+grep -E '^FAIL' "$work/driver.out" || true
+grep -q '^Traceback' "$work/driver.out" && sed -n '/^Traceback/,$p' "$work/driver.out"
 tail -n 1 "$work/driver.out"
 /usr/bin/python3 - "$work/report.json" <<'EOF' || rc=1
 import json, sys
