@@ -331,6 +331,7 @@ START_TEST(test_conversation)
     ck_assert_int_eq(send_req(&c, ACT_RECV, NULL, body, &out, &m), 500);
     ck_assert_str_eq(m.fault_subcode, "w:InvalidSelectors");
     ck_assert_uint_eq(m.wsman_fault_code, 2150858843u);
+    ck_assert_str_eq(m.wsman_fault_machine, "srv"); /* the host the request's To names */
     ck_assert_ptr_nonnull(strstr(m.wsman_fault_message, "command identifier that does not exist"));
     ck_assert_ptr_nonnull(strstr((char *)out.data, "faultDetail/UnexpectedSelectors"));
     etsn_wsman_msg_free(&m);

@@ -202,10 +202,32 @@ static void shell_free(wshell *sh)
 
 /* ---- faults (WinRM's texts, as recorded) ---- */
 
+/* WinRM names in a fault's Machine attribute the host the client addressed:
+ * the host of the request's To (recordings: To https://127.0.0.1:55986/wsman
+ * gives Machine="127.0.0.1"), else the fixture's computer. */
+static const char *machine(const mock_winrs *w, const etsn_wsman_msg *m, char *buf, size_t n)
+{
+    const char *p = m->to ? strstr(m->to, "://") : NULL;
+    if (!p) return w->computer;
+    p += 3;
+    size_t len;
+    if (*p == '[') {
+        const char *e = strchr(p, ']');
+        len = e ? (size_t)(e - p + 1) : strlen(p);
+    } else {
+        len = strcspn(p, ":/");
+    }
+    if (!len || len >= n) return w->computer;
+    memcpy(buf, p, len);
+    buf[len] = 0;
+    return buf;
+}
+
 static int fault_timeout(mock_winrs *w, const etsn_wsman_msg *m, etsn_buf *reply)
 {
+    char host[256];
     etsn_wsman_build_fault(reply, m->message_id, "s:Receiver", "w:TimedOut", 2150858793u,
-                           w->computer,
+                           machine(w, m, host, sizeof host),
                            "The WS-Management service cannot complete the operation within the "
                            "time specified in OperationTimeout.  ");
     return 500;
@@ -214,6 +236,7 @@ static int fault_timeout(mock_winrs *w, const etsn_wsman_msg *m, etsn_buf *reply
 static int fault_no_command(mock_winrs *w, const etsn_wsman_msg *m, wshell *sh, const char *what,
                             const char *cid, etsn_buf *reply)
 {
+    char host[256];
     etsn_buf known = ETSN_BUF_INIT;
     for (wcmd *c = sh->cmds; c; c = c->next)
         etsn_buf_printf(&known, "%s%s", known.len ? ", " : "", c->id);
@@ -230,7 +253,7 @@ static int fault_no_command(mock_winrs *w, const etsn_wsman_msg *m, wshell *sh, 
         .fault_detail =
             "http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/UnexpectedSelectors",
         .wsman_code = 2150858843u,
-        .machine = w->computer,
+        .machine = machine(w, m, host, sizeof host),
         .message = "The Windows Remote Shell received a request to perform an operation on a "
                    "command identifier that does not exist. Either the command has completed "
                    "execution or the client specified an invalid command identifier. "};
@@ -243,12 +266,13 @@ static int fault_provider(mock_winrs *w, const etsn_wsman_msg *m, const char *co
                           const char *subcode, const char *detail, uint32_t wsman_code,
                           const char *text, etsn_buf *reply)
 {
+    char host[256];
     etsn_wsman_fault f = {.code = code,
                           .subcode = subcode,
                           .reason = text,
                           .fault_detail = detail,
                           .wsman_code = wsman_code,
-                          .machine = w->computer,
+                          .machine = machine(w, m, host, sizeof host),
                           .message = text,
                           .provider = "Shell cmd plugin",
                           .provider_path = "%systemroot%\\system32\\winrscmd.dll"};
@@ -300,11 +324,13 @@ static void free_environment(etsn_wsman_option *env, size_t n)
 
 static int do_create(mock_winrs *w, const etsn_wsman_msg *m, const char *user, etsn_buf *reply)
 {
+    char host[256];
     if (w->n_shells >= MAX_SHELLS) {
         mock_report_unmatched(w->report, "Create", "Delete of an earlier shell",
                               "too many WinRS shells open");
         etsn_wsman_build_fault(reply, m->message_id, "s:Receiver", "w:InternalError", 2150858752u,
-                               w->computer, "etsn-mockd: too many WinRS shells are open.");
+                               machine(w, m, host, sizeof host),
+                               "etsn-mockd: too many WinRS shells are open.");
         return 500;
     }
     wshell *sh = calloc(1, sizeof *sh);
@@ -394,6 +420,7 @@ static int builtin_unknown(wcmd *c, const char *line, const char *script)
 
 static int do_command(mock_winrs *w, wshell *sh, const etsn_wsman_msg *m, etsn_buf *reply)
 {
+    char host[256];
     char *line = mock_winrs_command_line(m->command_line, (const char *)m->arguments.data);
     if (!line) return -1;
     char *script = mock_winrs_encoded_script(line);
@@ -412,7 +439,8 @@ static int do_command(mock_winrs *w, wshell *sh, const etsn_wsman_msg *m, etsn_b
         mock_report_unmatched(w->report, "Command", "Signal terminate of finished commands",
                               "too many commands on one shell");
         etsn_wsman_build_fault(reply, m->message_id, "s:Receiver", "w:InternalError", 2150858752u,
-                               w->computer, "etsn-mockd: too many commands on this shell.");
+                               machine(w, m, host, sizeof host),
+                               "etsn-mockd: too many commands on this shell.");
         status = 500;
         goto out;
     }
@@ -614,6 +642,7 @@ static int reply_receive(mock_winrs *w, const etsn_wsman_msg *m, wcmd *c, size_t
 
 static int fault_no_shell(mock_winrs *w, const etsn_wsman_msg *m, etsn_buf *reply)
 {
+    char host[256];
     char msg[512];
     snprintf(msg, sizeof msg,
              "The request for the Windows Remote Shell with ShellId %s failed because the shell "
@@ -624,7 +653,7 @@ static int fault_no_shell(mock_winrs *w, const etsn_wsman_msg *m, etsn_buf *repl
     mock_report_unmatched(w->report, "Receive", "a ShellId the server created",
                           "the shell was deleted while the Receive waited");
     etsn_wsman_build_fault(reply, m->message_id, "s:Sender", "w:InvalidSelectors", 2150858843u,
-                           w->computer, msg);
+                           machine(w, m, host, sizeof host), msg);
     return 500;
 }
 
@@ -761,6 +790,7 @@ bool mock_winrs_claims(const mock_winrs *w, const etsn_wsman_msg *m)
 
 int mock_winrs_handle(mock_winrs *w, const etsn_wsman_msg *m, const char *user, etsn_buf *reply)
 {
+    char host[256];
     if (m->action == ETSN_WSMAN_CREATE) return do_create(w, m, user, reply);
     if (m->action == ETSN_WSMAN_RECEIVE) return do_receive(w, m, reply);
     wshell *sh = find_shell(w, m->shell_id);
@@ -779,7 +809,7 @@ int mock_winrs_handle(mock_winrs *w, const etsn_wsman_msg *m, const char *user, 
                               "Command, Send, Receive, Signal or Delete",
                               "not an operation of a WinRS shell");
         etsn_wsman_build_fault(reply, m->message_id, "s:Sender", "a:ActionNotSupported",
-                               2150858782u, w->computer,
+                               2150858782u, machine(w, m, host, sizeof host),
                                "The WS-Management service cannot process the request because "
                                "the action is not supported. ");
         return 500;
