@@ -263,6 +263,9 @@ static int command(conv *c, const char *cmd, const char *args, char *cid, size_t
     return st;
 }
 
+/* Extra headers for the next receive() (e.g. a small MaxEnvelopeSize). */
+static const char *recv_headers;
+
 /* One Receive: appends stdout/stderr, returns the HTTP status; *done and
  * *exit from the CommandState. */
 static int receive(conv *c, const char *cid, etsn_buf *so, etsn_buf *se, bool *done, int64_t *ex)
@@ -274,7 +277,8 @@ static int receive(conv *c, const char *cid, etsn_buf *so, etsn_buf *se, bool *d
              cid);
     etsn_buf out = ETSN_BUF_INIT;
     etsn_wsman_msg m;
-    int st = send_req(c, ACT_RECV, NULL, body, &out, &m);
+    int st = send_req(c, ACT_RECV, recv_headers, body, &out, &m);
+    if (recv_headers) ck_assert_uint_le(out.len, 8192); /* the MaxEnvelopeSize it set */
     *done = m.command_state && !strcmp(m.command_state, ETSN_COMMAND_STATE_DONE);
     *ex = m.exit_code;
     size_t ends = 0;
@@ -439,6 +443,52 @@ START_TEST(test_signal_and_timeout)
 }
 END_TEST
 
+/* Output longer than one envelope: split over Receives (Running, then
+ * Done), each reply within the client's MaxEnvelopeSize. */
+START_TEST(test_large_output)
+{
+    etsn_buf xml = ETSN_BUF_INIT;
+    etsn_buf_append_str(&xml, "<scenario name='big'><user name='u' password='p'/>"
+                              "<winrs-command command='type big.txt'><stdout eol='lf'>");
+    for (int i = 0; i < 30000; i++) etsn_buf_append_byte(&xml, (uint8_t)('a' + i % 26));
+    etsn_buf_append_str(&xml, "</stdout></winrs-command></scenario>");
+    char err[512] = "";
+    conv c;
+    c.fx = mock_fixture_load_memory((char *)xml.data, xml.len, "big.xml", err, sizeof err);
+    ck_assert_msg(c.fx != NULL, "%s", err);
+    c.e = mock_engine_new(c.fx);
+    c.shell[0] = 0;
+    etsn_buf out = ETSN_BUF_INIT;
+    etsn_wsman_msg m;
+    ck_assert_int_eq(send_req(&c, "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create", NULL,
+                              "<rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams></rsp:Shell>",
+                              &out, &m),
+                     200);
+    snprintf(c.shell, sizeof c.shell, "%s", m.shell_id);
+    etsn_wsman_msg_free(&m);
+    char cid[64];
+    ck_assert_int_eq(command(&c, "type", "big.txt", cid, sizeof cid), 200);
+    recv_headers = "<w:MaxEnvelopeSize>8192</w:MaxEnvelopeSize>";
+    etsn_buf so = ETSN_BUF_INIT, se = ETSN_BUF_INIT;
+    bool done = false;
+    int64_t ex;
+    int receives = 0;
+    while (!done && receives < 100) {
+        ck_assert_int_eq(receive(&c, cid, &so, &se, &done, &ex), 200);
+        receives++;
+    }
+    recv_headers = NULL;
+    ck_assert_int_ge(receives, 5);
+    ck_assert_uint_eq(so.len, 30000);
+    ck_assert_int_eq(so.data[29999], 'a' + 29999 % 26);
+    etsn_buf_free(&so);
+    etsn_buf_free(&se);
+    etsn_buf_free(&out);
+    etsn_buf_free(&xml);
+    conv_close(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("winrs");
@@ -452,6 +502,7 @@ int main(void)
     tcase_add_test(tc, test_conversation);
     tcase_add_test(tc, test_unknown_and_powershell);
     tcase_add_test(tc, test_signal_and_timeout);
+    tcase_add_test(tc, test_large_output);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -616,7 +616,7 @@ static int reply_receive(mock_winrs *w, const etsn_wsman_msg *m, wcmd *c, size_t
                          etsn_buf *reply)
 {
     etsn_wsman_stream st[MAX_STREAMS + 2];
-    size_t n = take_chunks(c, budget, st, MAX_STREAMS);
+    size_t n = take_chunks(c, budget, st, MAX_STREAMS), taken = n;
     bool done = c->st == WC_DONE && !c->head;
     if (!n && !done) return 0;
     if (done) {
@@ -635,8 +635,7 @@ static int reply_receive(mock_winrs *w, const etsn_wsman_msg *m, wcmd *c, size_t
     int rc = etsn_wsman_build_receive_response_exit(
         reply, m->message_id, st, n, c->id,
         done ? ETSN_COMMAND_STATE_DONE : ETSN_COMMAND_STATE_RUNNING, c->exit_code);
-    for (size_t i = 0; i < n; i++)
-        if (st[i].len) free(st[i].data);
+    for (size_t i = 0; i < taken; i++) free(st[i].data);
     return rc < 0 ? -1 : 200;
 }
 
