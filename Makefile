@@ -4,7 +4,8 @@
 PKGS      := libxml-2.0 openssl libcurl libmicrohttpd krb5-gssapi check libedit
 DEB_PKGS  := gcc make pkg-config libxml2-dev libssl-dev libkrb5-dev krb5-kdc krb5-admin-server \
              gss-ntlmssp libcurl4-openssl-dev libmicrohttpd-dev check libedit-dev valgrind \
-             tmux clang-format time tcpdump openssl ca-certificates
+             tmux clang-format time tcpdump openssl ca-certificates python3-winrm python3-requests-ntlm \
+             golang-go golang-github-masterzen-winrm-dev
 FUZZ_DEB_PKGS := clang libclang-rt-14-dev
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -39,7 +40,7 @@ TESTS      := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
 PROGS      := $(BIN)/etsn $(BIN)/etsn-mockd $(BIN)/etsn-conform
 
 .PHONY: all deps ensure-deps test unit capture-check conformance demo bench asan memcheck fuzz clean format \
-        format-check
+        format-check pywinrm-check winrm-go-check
 all: $(PROGS) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -84,7 +85,7 @@ ensure-deps:
 # Unit tests, then the conformance suite against our own client and mock.
 test: ensure-deps
 	@$(MAKE) --no-print-directory -j$$(nproc) all
-	@$(MAKE) --no-print-directory format-check source-check unit capture-check conformance
+	@$(MAKE) --no-print-directory format-check source-check unit capture-check pywinrm-check winrm-go-check conformance
 
 # Every case cites only what a reader can open (docs/sources.md); the
 # self-test first shows the check rejects each kind of bad citation.
@@ -98,6 +99,14 @@ unit: $(TESTS)
 conformance: $(PROGS)
 	$(BIN)/etsn-conform --client $(BIN)/etsn --mockd $(BIN)/etsn-mockd \
 	    --cases conformance/cases --fixtures fixtures --junit $(BUILD)/conformance.xml $(CONFORM_FLAGS)
+
+# pywinrm (Debian's python3-winrm) against the mock's WinRS cmd shell.
+pywinrm-check: $(BIN)/etsn-mockd
+	@tools/check-pywinrm.sh $(BIN)
+
+# masterzen/winrm (Debian's Go package) against it too, NTLM over HTTPS.
+winrm-go-check: $(BIN)/etsn-mockd
+	@tools/check-winrm-go.sh $(BIN) $(BUILD)
 
 # A tcpdump capture of a session shows sealed bodies only (skipped unless root).
 capture-check: $(BIN)/etsn $(BIN)/etsn-mockd

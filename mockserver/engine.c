@@ -19,6 +19,7 @@
 #include "../ref/core/psrp_crypto.h"
 #include "../ref/core/psrp_msgs.h"
 #include "../ref/core/wsman.h"
+#include "winrs.h"
 
 /* ---- outbound queues ---- */
 
@@ -106,6 +107,7 @@ struct mock_engine {
     fact *facts;
     size_t n_facts;
     size_t requests, req_sealed, req_plain, req_tls;
+    mock_winrs *winrs; /* the WinRS cmd shell (winrs.h) */
 };
 
 static const etsn_guid zero_guid;
@@ -2270,6 +2272,8 @@ int mock_engine_handle(void *ctx, uint64_t conn_id, const char *user, const uint
         status = 500;
     } else if (e->stopping && m.action == ETSN_WSMAN_RECEIVE) {
         status = fault_timeout(e, &m, reply);
+    } else if (mock_winrs_claims(e->winrs, &m)) {
+        status = mock_winrs_handle(e->winrs, &m, user, reply);
     } else {
         switch (m.action) {
         case ETSN_WSMAN_CREATE:
@@ -2353,8 +2357,10 @@ mock_engine *mock_engine_new(const mock_fixture *fx)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     int rc = pthread_cond_init(&e->cv, &ca);
     pthread_condattr_destroy(&ca);
-    if (!e->report || rc || pthread_mutex_init(&e->mu, NULL)) {
+    e->winrs = mock_winrs_new(fx->winrs, fx->computer, e->report, &e->mu, &e->cv, &e->stopping);
+    if (!e->report || !e->winrs || rc || pthread_mutex_init(&e->mu, NULL)) {
         if (!rc) pthread_cond_destroy(&e->cv);
+        mock_winrs_free(e->winrs);
         mock_report_free(e->report);
         free(e);
         return NULL;
@@ -2383,6 +2389,7 @@ void mock_engine_free(mock_engine *e)
         free(e->facts[i].detail);
     }
     free(e->facts);
+    mock_winrs_free(e->winrs);
     mock_report_free(e->report);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->mu);
@@ -2444,6 +2451,8 @@ static bool evaluate(mock_engine *e, const char *id, char *detail, size_t dl)
             snprintf(detail, dl, "did not happen");
             return false;
         }
+    int wr = mock_winrs_evaluate(e->winrs, id, detail, dl);
+    if (wr >= 0) return wr == 1;
     if (!strncmp(id, "host-size:", 10)) {
         snprintf(detail, dl, "no pipeline declared that window size");
         return false;

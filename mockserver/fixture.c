@@ -16,6 +16,7 @@
 #include "../ref/core/buf.h"
 #include "../ref/core/message.h"
 #include "../ref/core/psrp_msgs.h"
+#include "winrs.h"
 
 typedef struct {
     const char *file;
@@ -213,6 +214,7 @@ void mock_fixture_free(mock_fixture *fx)
     free(fx->path);
     free(fx->location);
     free(fx->resource_uri);
+    mock_winrs_fixture_free(fx->winrs);
     free(fx->edition);
     for (size_t i = 0; i < fx->n_missing; i++) free(fx->missing_commands[i]);
     free(fx->missing_commands);
@@ -1457,6 +1459,8 @@ static int parse_root(lctx *c, const xmlNode *root, mock_fixture *fx)
                     return fail(c, n, "<pipeline command=\"%s\"> defined twice (line %d)",
                                 p->command, fx->pipelines[i].line);
             if (parse_steps(c, n, &p->steps, &p->n_steps, 0) < 0) return -1;
+        } else if (is_el(n, "winrs-command")) {
+            if (mock_winrs_fixture_add(&fx->winrs, n, c->file, c->err, c->errlen) < 0) return -1;
         } else if (is_el(n, "expect")) {
             static const char *const a[] = {"id", "description", NULL};
             if (check_attrs(c, n, a) < 0) return -1;
@@ -1621,7 +1625,7 @@ const fx_pipeline *mock_fixture_find_pipeline(const mock_fixture *fx, const char
 }
 
 /* Case-insensitive Levenshtein distance, capped for long texts. */
-static size_t edit_distance(const char *a, const char *b)
+size_t fx_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 512) la = 512;
@@ -1655,7 +1659,7 @@ const fx_pipeline *mock_fixture_nearest_pipeline(const mock_fixture *fx, const c
     if (!t) return NULL;
     for (size_t i = 0; i < fx->n_pipelines; i++) {
         char *c = normalize_command(fx->pipelines[i].command);
-        size_t d = c ? edit_distance(c, t) : SIZE_MAX;
+        size_t d = c ? fx_edit_distance(c, t) : SIZE_MAX;
         free(c);
         if (d < bd) {
             bd = d;

@@ -179,6 +179,7 @@ typedef struct {
     size_t n_pipelines;
     fx_expect *expects;
     size_t n_expects;
+    struct mock_winrs_fixture *winrs; /* <winrs-command> elements (mockserver/winrs.h), or NULL */
 } mock_fixture;
 
 /* Loads a fixture. On failure returns NULL and writes "FILE:LINE: reason". */
@@ -195,6 +196,8 @@ void fx_steps_free(fx_step *steps, size_t n);
 const fx_pipeline *mock_fixture_find_pipeline(const mock_fixture *fx, const char *text);
 /* The same comparison for any two texts. */
 bool fx_command_equal(const char *a, const char *b);
+/* Case-insensitive Levenshtein distance (texts capped at 512 bytes). */
+size_t fx_edit_distance(const char *a, const char *b);
 /* The fixture pipeline whose command is closest to text (edit distance), or
  * NULL when the fixture has none: for "nearest step" explanations. */
 const fx_pipeline *mock_fixture_nearest_pipeline(const mock_fixture *fx, const char *text);

@@ -126,6 +126,27 @@ static enum MHD_Result send_unauthorized(mock_http *m, struct MHD_Connection *c)
     return send_reply(c, MHD_HTTP_UNAUTHORIZED, NULL, 0, NULL, neg, basic);
 }
 
+/* The client address of the request this thread is handling (for WinRS's
+ * rsp:ClientIP); set just before the handler runs. */
+static _Thread_local char tl_peer[64];
+
+const char *mock_http_peer_address(void)
+{
+    return tl_peer;
+}
+
+static void note_peer(struct MHD_Connection *c)
+{
+    tl_peer[0] = 0;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, tl_peer, sizeof tl_peer);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, tl_peer, sizeof tl_peer);
+}
+
 /* Hands a body on an authenticated request to the handler; unseals and
  * seals around it when the body came encrypted. www carries the final
  * handshake token, if this request completed one. */
@@ -161,6 +182,7 @@ static enum MHD_Result serve(mock_http *m, struct MHD_Connection *c, conn_state 
     const etsn_buf *in = sealed ? &plain : &rs->body;
     /* Counted (not logged) by the engine for the "encrypted" expectation. */
     emit(m, sealed ? "request-sealed" : m->tls ? "request-tls" : "request-plain", NULL);
+    note_peer(c);
     int status =
         m->cfg.handle ? m->cfg.handle(m->cfg.ctx, cs->id, user, in->data, in->len, &reply) : 500;
     if (status < 100 || status > 599) status = 500;

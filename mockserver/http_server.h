@@ -42,5 +42,8 @@ mock_http *mock_http_start(const mock_http_config *cfg, char *err, size_t errlen
 const char *mock_http_url(const mock_http *m);
 int mock_http_port(const mock_http *m);
 void mock_http_stop(mock_http *m);
+/* Inside a handler call: the numeric address of the client whose request
+ * the calling thread handles ("" outside one). */
+const char *mock_http_peer_address(void);
 
 #endif

@@ -8,4 +8,9 @@ for tool in valgrind tmux krb5kdc tcpdump openssl clang-format; do
 done
 # gss-ntlmssp: the NTLM mechanism for the GSSAPI mechglue.
 ls /usr/lib/*/gssntlmssp/gssntlmssp.so >/dev/null 2>&1 || exit 1
+# pywinrm and its NTLM auth for tools/check-pywinrm.sh.
+/usr/bin/python3 -c 'import winrm, requests_ntlm' >/dev/null 2>&1 || exit 1
+# Go and masterzen/winrm for tools/check-winrm-go.sh.
+command -v go >/dev/null 2>&1 || exit 1
+[ -d /usr/share/gocode/src/github.com/masterzen/winrm ] || exit 1
 exit 0

@@ -309,6 +309,38 @@ static int parse_selectors(pctx *c, const xmlNode *set)
     return 0;
 }
 
+/* Bounded: a request names a few options and variables, never thousands. */
+#define MAX_PAIRS 256
+
+/* Appends name/value to a pair list (both owned by the list afterwards). */
+static int add_pair(pctx *c, etsn_wsman_option **list, size_t *n, char *name, char *value)
+{
+    if (!name || !value || *n >= MAX_PAIRS) {
+        free(name);
+        free(value);
+        return *n >= MAX_PAIRS ? fail(c, "too many options or variables")
+                               : fail(c, "out of memory");
+    }
+    etsn_wsman_option *l = realloc(*list, (*n + 1) * sizeof *l);
+    if (!l) {
+        free(name);
+        free(value);
+        return fail(c, "out of memory");
+    }
+    *list = l;
+    l[*n].name = trim(name);
+    l[*n].value = value;
+    (*n)++;
+    return 0;
+}
+
+const char *etsn_wsman_option_value(const etsn_wsman_msg *m, const char *name)
+{
+    for (size_t i = 0; m && i < m->n_options; i++)
+        if (strcasecmp(m->options[i].name, name) == 0) return m->options[i].value;
+    return NULL;
+}
+
 static int parse_options(pctx *c, const xmlNode *set)
 {
     etsn_wsman_msg *m = c->msg;
@@ -316,6 +348,11 @@ static int parse_options(pctx *c, const xmlNode *set)
         if (!is_el(n, NS_WSMAN, "Option")) continue;
         char *name = attr(n, "Name");
         if (!name) continue;
+        char *value = node_text(n);
+        if (add_pair(c, &m->options, &m->n_options, strdup(name), value ? trim(value) : NULL) < 0) {
+            free(name);
+            return -1;
+        }
         int rc = 0;
         if (strcmp(name, "protocolversion") == 0) {
             rc = take_text(c, &m->protocol_version, n, "protocolversion option");
@@ -420,6 +457,15 @@ static int parse_create(pctx *c, const xmlNode *body)
         } else if (is_el(n, NS_PWSH, "creationXml")) {
             if (m->creation_xml.len) return fail(c, "duplicate creationXml");
             rc = decode_into(c, n, &m->creation_xml, "creationXml");
+        } else if (is_el(n, NS_SHELL, "WorkingDirectory")) {
+            rc = take_text(c, &m->working_directory, n, "WorkingDirectory");
+        } else if (is_el(n, NS_SHELL, "IdleTimeOut")) {
+            rc = take_text(c, &m->idle_timeout, n, "IdleTimeOut");
+        } else if (is_el(n, NS_SHELL, "Environment")) {
+            for (xmlNode *v = n->children; v && rc == 0; v = v->next)
+                if (is_el(v, NS_SHELL, "Variable"))
+                    rc = add_pair(c, &m->environment, &m->n_environment, attr(v, "Name"),
+                                  node_text(v));
         }
         if (rc < 0) return -1;
     }
@@ -780,6 +826,18 @@ void etsn_wsman_msg_free(etsn_wsman_msg *m)
         free(m->streams[i].data);
     }
     free(m->streams);
+    for (size_t i = 0; i < m->n_options; i++) {
+        free(m->options[i].name);
+        free(m->options[i].value);
+    }
+    free(m->options);
+    for (size_t i = 0; i < m->n_environment; i++) {
+        free(m->environment[i].name);
+        free(m->environment[i].value);
+    }
+    free(m->environment);
+    free(m->working_directory);
+    free(m->idle_timeout);
     memset(m, 0, sizeof *m);
 }
 
@@ -1027,9 +1085,9 @@ int etsn_wsman_build_send_response(etsn_buf *out, const char *relates_to)
     return tail(out, rc);
 }
 
-int etsn_wsman_build_receive_response(etsn_buf *out, const char *relates_to,
-                                      const etsn_wsman_stream *streams, size_t n_streams,
-                                      const char *command_id, const char *command_state)
+static int receive_response(etsn_buf *out, const char *relates_to, const etsn_wsman_stream *streams,
+                            size_t n_streams, const char *command_id, const char *command_state,
+                            int64_t exit_code)
 {
     if (!streams && n_streams) return finish(out, -1);
     int rc = response_head(out, ACT_RECEIVE "Response", relates_to);
@@ -1049,12 +1107,68 @@ int etsn_wsman_build_receive_response(etsn_buf *out, const char *relates_to,
         rc |= etsn_buf_append_str(out, "<rsp:CommandState");
         if (command_id) rc |= el_text(out, " CommandId=\"", command_id, "\"");
         rc |= el_text(out, " State=\"", command_state, "\">");
-        /* WinRM reports exit code 0 with every Done state of a PSRP pipeline. */
         if (strcmp(command_state, ETSN_COMMAND_STATE_DONE) == 0)
-            rc |= etsn_buf_append_str(out, "<rsp:ExitCode>0</rsp:ExitCode>");
+            rc |= etsn_buf_printf(out, "<rsp:ExitCode>%" PRId64 "</rsp:ExitCode>", exit_code);
         rc |= etsn_buf_append_str(out, "</rsp:CommandState>");
     }
     rc |= etsn_buf_append_str(out, "</rsp:ReceiveResponse>");
+    return tail(out, rc);
+}
+
+int etsn_wsman_build_receive_response(etsn_buf *out, const char *relates_to,
+                                      const etsn_wsman_stream *streams, size_t n_streams,
+                                      const char *command_id, const char *command_state)
+{
+    /* WinRM reports exit code 0 with every Done state of a PSRP pipeline. */
+    return receive_response(out, relates_to, streams, n_streams, command_id, command_state, 0);
+}
+
+int etsn_wsman_build_receive_response_exit(etsn_buf *out, const char *relates_to,
+                                           const etsn_wsman_stream *streams, size_t n_streams,
+                                           const char *command_id, const char *command_state,
+                                           int64_t exit_code)
+{
+    return receive_response(out, relates_to, streams, n_streams, command_id, command_state,
+                            exit_code);
+}
+
+static int opt_el(etsn_buf *out, const char *open, const char *text, const char *close)
+{
+    return text ? el_text(out, open, text, close) : 0;
+}
+
+int etsn_wsman_build_shell_create_response(etsn_buf *out, const char *relates_to, const char *to,
+                                           const etsn_wsman_shell_info *in)
+{
+    if (!to || !in || !in->shell_id || !in->resource_uri) return finish(out, -1);
+    int rc = response_head(out, ACT_CREATE "Response", relates_to);
+    if (rc) return finish(out, rc);
+    rc |= el_text(out, "<x:ResourceCreated><a:Address>", to, "</a:Address>");
+    rc |= el_text(out, "<a:ReferenceParameters><w:ResourceURI>", in->resource_uri,
+                  "</w:ResourceURI>");
+    rc |= el_text(out, "<w:SelectorSet><w:Selector Name=\"ShellId\">", in->shell_id,
+                  "</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>");
+    /* WinRM declares rsp again on the Shell element (test recordings). */
+    rc |= el_text(out, "<rsp:Shell xmlns:rsp=\"" NS_SHELL "\"><rsp:ShellId>", in->shell_id,
+                  "</rsp:ShellId>");
+    rc |= el_text(out, "<rsp:ResourceUri>", in->resource_uri, "</rsp:ResourceUri>");
+    rc |= opt_el(out, "<rsp:Owner>", in->owner, "</rsp:Owner>");
+    rc |= opt_el(out, "<rsp:ClientIP>", in->client_ip, "</rsp:ClientIP>");
+    if (in->n_environment) {
+        rc |= etsn_buf_append_str(out, "<rsp:Environment>");
+        for (size_t i = 0; i < in->n_environment; i++) {
+            rc |= el_text(out, "<rsp:Variable Name=\"", in->environment[i].name, "\">");
+            rc |= el_text(out, "", in->environment[i].value, "</rsp:Variable>");
+        }
+        rc |= etsn_buf_append_str(out, "</rsp:Environment>");
+    }
+    rc |= opt_el(out, "<rsp:WorkingDirectory>", in->working_directory, "</rsp:WorkingDirectory>");
+    rc |= opt_el(out, "<rsp:IdleTimeOut>", in->idle_timeout, "</rsp:IdleTimeOut>");
+    rc |= opt_el(out, "<rsp:InputStreams>", in->input_streams, "</rsp:InputStreams>");
+    rc |= opt_el(out, "<rsp:OutputStreams>", in->output_streams, "</rsp:OutputStreams>");
+    rc |= opt_el(out, "<rsp:ShellRunTime>", in->shell_run_time, "</rsp:ShellRunTime>");
+    rc |= opt_el(out, "<rsp:ShellInactivity>", in->shell_inactivity, "</rsp:ShellInactivity>");
+    rc |= etsn_buf_append_str(out, "</rsp:Shell>");
     return tail(out, rc);
 }
 
@@ -1074,8 +1188,24 @@ int etsn_wsman_build_fault(etsn_buf *out, const char *relates_to, const char *co
                            const char *subcode, uint32_t wsman_code, const char *machine,
                            const char *message)
 {
-    if (!code) code = "s:Receiver";
-    if (!message) message = "";
+    etsn_wsman_fault f = {.code = code,
+                          .subcode = subcode,
+                          .reason = message,
+                          .wsman_code = wsman_code,
+                          .machine = machine,
+                          .message = message};
+    return etsn_wsman_build_fault_full(out, relates_to, &f);
+}
+
+int etsn_wsman_build_fault_full(etsn_buf *out, const char *relates_to, const etsn_wsman_fault *f)
+{
+    if (!f) return finish(out, -1);
+    const char *code = f->code ? f->code : "s:Receiver";
+    const char *subcode = f->subcode;
+    const char *message = f->message ? f->message : "";
+    const char *reason = f->reason ? f->reason : message;
+    const char *machine = f->machine;
+    uint32_t wsman_code = f->wsman_code;
     /* Bare names get the prefixes this envelope declares: SOAP codes are
      * s:Sender/s:Receiver, subcodes are WS-Man's (w:TimedOut ...). */
     bool code_bare = !strchr(code, ':');
@@ -1090,11 +1220,20 @@ int etsn_wsman_build_fault(etsn_buf *out, const char *relates_to, const char *co
     if (subcode)
         rc |= el_text(out, sub_bare ? "<s:Subcode><s:Value>w:" : "<s:Subcode><s:Value>", subcode,
                       "</s:Value></s:Subcode>");
-    rc |= el_text(out, "</s:Code><s:Reason><s:Text xml:lang=\"en-US\">", message,
-                  "</s:Text></s:Reason>");
-    rc |= etsn_buf_printf(
-        out, "<s:Detail><f:WSManFault xmlns:f=\"" NS_FAULT "\" Code=\"%" PRIu32 "\"", wsman_code);
+    rc |= el_text(out, "</s:Code><s:Reason><s:Text xml:lang=\"en-US\">", reason,
+                  "</s:Text></s:Reason><s:Detail>");
+    rc |= opt_el(out, "<w:FaultDetail>", f->fault_detail, "</w:FaultDetail>");
+    rc |= etsn_buf_printf(out, "<f:WSManFault xmlns:f=\"" NS_FAULT "\" Code=\"%" PRIu32 "\"",
+                          wsman_code);
     if (machine) rc |= el_text(out, " Machine=\"", machine, "\"");
-    rc |= el_text(out, "><f:Message>", message, "</f:Message></f:WSManFault></s:Detail></s:Fault>");
+    rc |= etsn_buf_append_str(out, "><f:Message>");
+    if (f->provider) {
+        rc |= el_text(out, "<f:ProviderFault provider=\"", f->provider, "\"");
+        rc |= el_text(out, " path=\"", f->provider_path ? f->provider_path : "", "\">");
+        rc |= el_text(out, "", message, "</f:ProviderFault>");
+    } else {
+        rc |= esc(out, message);
+    }
+    rc |= etsn_buf_append_str(out, "</f:Message></f:WSManFault></s:Detail></s:Fault>");
     return tail(out, rc);
 }

@@ -50,6 +50,12 @@ typedef struct {
     const char *data_locale; /* e.g. "en-US" */
 } etsn_wsman_header;
 
+/* A name/value pair: an OptionSet Option, or a Create's environment Variable. */
+typedef struct {
+    char *name;
+    char *value;
+} etsn_wsman_option;
+
 /* One <rsp:Stream> of a ReceiveResponse, or the data of a Send. */
 typedef struct {
     char *name;       /* "stdout", "pr", "stdin" */
@@ -123,7 +129,21 @@ typedef struct {
     bool arguments_plain;
     char *epr_address;         /* CreateResponse: x:ResourceCreated/a:Address */
     char *wsman_fault_machine; /* f:WSManFault Machine */
+
+    /* WinRS (cmd shell, MS-WSMV 3.1.4.5 / 3.1.4.11): every OptionSet Option
+     * in order (WINRS_CODEPAGE, WINRS_CONSOLEMODE_STDIN, WINRS_SKIP_CMD_SHELL,
+     * ...), and a Create's rsp:Environment, WorkingDirectory, IdleTimeOut. */
+    etsn_wsman_option *options;
+    size_t n_options;
+    etsn_wsman_option *environment;
+    size_t n_environment;
+    char *working_directory;
+    char *idle_timeout;
 } etsn_wsman_msg;
+
+/* The value of the request's OptionSet Option with this name (compared
+ * case-insensitively), or NULL. */
+const char *etsn_wsman_option_value(const etsn_wsman_msg *m, const char *name);
 
 /* xs:duration (PT180.000S, PT20S, PT3M, P0DT0H0M0S ...) to milliseconds.
  * Returns -1 for negative, year/month, malformed or > UINT32_MAX ms values. */
@@ -167,6 +187,53 @@ int etsn_wsman_build_delete_response(etsn_buf *out, const char *relates_to);
 int etsn_wsman_build_fault(etsn_buf *out, const char *relates_to, const char *code,
                            const char *subcode, uint32_t wsman_code, const char *machine,
                            const char *message);
+
+/* ---- WinRS (cmd shell) server responses ---- */
+
+/* The rsp:Shell a WinRS CreateResponse carries, in the order WinRM writes it:
+ * ShellId, ResourceUri, Owner, ClientIP, Environment, WorkingDirectory,
+ * IdleTimeOut, InputStreams, OutputStreams, ShellRunTime, ShellInactivity.
+ * NULL fields (and an empty environment) are left out. */
+typedef struct {
+    const char *shell_id;
+    const char *resource_uri;
+    const char *owner;
+    const char *client_ip;
+    const etsn_wsman_option *environment;
+    size_t n_environment;
+    const char *working_directory;
+    const char *idle_timeout; /* xs:duration, e.g. PT7200.000S */
+    const char *input_streams;
+    const char *output_streams;
+    const char *shell_run_time;   /* e.g. P0DT0H0M0S */
+    const char *shell_inactivity; /* e.g. P0DT0H0M0S */
+} etsn_wsman_shell_info;
+
+int etsn_wsman_build_shell_create_response(etsn_buf *out, const char *relates_to, const char *to,
+                                           const etsn_wsman_shell_info *info);
+/* As etsn_wsman_build_receive_response, but a Done state carries this exit
+ * code (a WinRS command's process exit code). */
+int etsn_wsman_build_receive_response_exit(etsn_buf *out, const char *relates_to,
+                                           const etsn_wsman_stream *streams, size_t n_streams,
+                                           const char *command_id, const char *command_state,
+                                           int64_t exit_code);
+
+/* A WinRM fault with every part WinRM may send: the SOAP Reason text may
+ * differ from the WSManFault Message, a w:FaultDetail URI may precede the
+ * WSManFault, and a shell plugin's error is wrapped in f:ProviderFault. */
+typedef struct {
+    const char *code;         /* s:Sender / s:Receiver */
+    const char *subcode;      /* w:InvalidSelectors ... */
+    const char *reason;       /* s:Reason/s:Text */
+    const char *fault_detail; /* w:FaultDetail URI or NULL */
+    uint32_t wsman_code;
+    const char *machine;
+    const char *message;       /* f:Message text */
+    const char *provider;      /* f:ProviderFault provider= or NULL */
+    const char *provider_path; /* f:ProviderFault path= */
+} etsn_wsman_fault;
+
+int etsn_wsman_build_fault_full(etsn_buf *out, const char *relates_to, const etsn_wsman_fault *f);
 
 /* Bytes that surround the payload of one ReceiveResponse stream, so that a
  * sender can size fragments to the client's MaxEnvelopeSize. */
