@@ -6,7 +6,9 @@
 # and AF_NETLINK stay on the machine and are fine. Only the command and its
 # descendants are traced (strace -f), so other traffic on the machine cannot
 # make the verdict flaky; a packet that was never sent (a failed connect) is
-# still an attempt and still fails.
+# still an attempt and still fails. A packet capture would be no second
+# witness: it cannot tell the suite's packets from the rest of the machine's,
+# so it could only be flaky.
 #
 # Usage: tools/check-egress.sh [--self-test] -- COMMAND [ARG...]
 #        tools/check-egress.sh --self-test
