@@ -1,10 +1,10 @@
 # etsn — top-level build. `make` builds bin/etsn, bin/etsn-mockd, bin/etsn-conform.
 # `make test` and `make demo` install the Debian packages first when any is missing.
 
-PKGS      := libxml-2.0 openssl libcurl libmicrohttpd krb5-gssapi check libedit
+PKGS      := libxml-2.0 openssl libcurl libmicrohttpd krb5-gssapi krb5 check libedit
 DEB_PKGS  := gcc make pkg-config libxml2-dev libssl-dev libkrb5-dev krb5-kdc krb5-admin-server \
              gss-ntlmssp libcurl4-openssl-dev libmicrohttpd-dev check libedit-dev valgrind \
-             tmux clang-format time tcpdump openssl ca-certificates python3-winrm python3-requests-ntlm \
+             tmux clang-format time tcpdump openssl ca-certificates strace iproute2 python3-winrm python3-requests-ntlm \
              golang-go golang-github-masterzen-winrm-dev
 FUZZ_DEB_PKGS := clang libclang-rt-14-dev
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -82,10 +82,14 @@ deps:
 ensure-deps:
 	@tools/check-deps.sh $(PKGS) || $(MAKE) --no-print-directory deps
 
-# Unit tests, then the conformance suite against our own client and mock.
+# Unit tests, then the conformance suite against our own client and mock,
+# failing if any of their processes tries to reach an address off loopback.
 test: ensure-deps
 	@$(MAKE) --no-print-directory -j$$(nproc) all
-	@$(MAKE) --no-print-directory format-check source-check unit capture-check pywinrm-check winrm-go-check conformance
+	@tools/check-egress.sh --self-test -- \
+	    $(MAKE) --no-print-directory format-check source-check unit capture-check pywinrm-check \
+	    winrm-go-check conformance
+	@tools/check-stock-krb5.sh $(BIN)
 
 # Every case cites only what a reader can open (docs/sources.md); the
 # self-test first shows the check rejects each kind of bad citation.

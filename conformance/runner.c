@@ -250,8 +250,46 @@ static int env_set(conf_strv *env, const char *name, const char *value)
     return rc;
 }
 
+/* The case's [env] on top of env: all of it, or (krb5_only, for the mock)
+ * only the KRB5* variables, so that a case with its own Kerberos setup
+ * gives the mock the same one. */
+static int apply_case_env(const conf_case *c, const conf_vars *vars, bool krb5_only, conf_strv *env)
+{
+    for (size_t i = 0; i < c->env.n; i++) {
+        const char *e = c->env.v[i];
+        const char *name = e[0] == '-' ? e + 1 : e;
+        if (krb5_only && strncmp(name, "KRB5", 4) != 0) continue;
+        if (e[0] == '-') {
+            env_remove(env, name);
+            continue;
+        }
+        const char *eq = strchr(e, '=');
+        char *n = strndup(e, (size_t)(eq - e));
+        char *value = conf_subst(eq + 1, strlen(eq + 1), vars, NULL);
+        int rc = n && value ? env_set(env, n, value) : -1;
+        free(n);
+        free(value);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+/* The mock's environment: the runner's, with the run's private krb5.conf
+ * (the acceptor's GSSAPI reads it too) unless the case names its own. */
+static int build_mock_env(const conf_options *o, const conf_case *c, const conf_vars *mv,
+                          conf_strv *env)
+{
+    for (char **e = environ; e && *e; e++)
+        if (conf_strv_push(env, *e, strlen(*e)) < 0) return -1;
+    if (o->krb5_config && env_set(env, "KRB5_CONFIG", o->krb5_config) < 0) return -1;
+    if (apply_case_env(c, mv, true, env) < 0) return -1;
+    if (!env->v && conf_strv_push(env, "ETSN_CONFORM=1", 14) < 0) return -1;
+    return 0;
+}
+
 /* The client's environment: the runner's, minus anything that could leak a
- * password file or a previous run's settings in, plus the case's. */
+ * password file or a previous run's settings in, plus the run's private
+ * krb5.conf, plus the case's. */
 static int build_env(const conf_options *o, const conf_case *c, const conf_vars *vars,
                      const char *pwfile, conf_strv *env)
 {
@@ -268,20 +306,8 @@ static int build_env(const conf_options *o, const conf_case *c, const conf_vars 
         return -1;
     if (c->user && env_set(env, "ETSN_CONFORM_USER", c->user) < 0) return -1;
     if (o->client && env_set(env, "ETSN_CONFORM_CLIENT", o->client) < 0) return -1;
-    for (size_t i = 0; i < c->env.n; i++) {
-        const char *e = c->env.v[i];
-        if (e[0] == '-') {
-            env_remove(env, e + 1);
-            continue;
-        }
-        const char *eq = strchr(e, '=');
-        char *name = strndup(e, (size_t)(eq - e));
-        char *value = conf_subst(eq + 1, strlen(eq + 1), vars, NULL);
-        int rc = name && value ? env_set(env, name, value) : -1;
-        free(name);
-        free(value);
-        if (rc < 0) return -1;
-    }
+    if (o->krb5_config && env_set(env, "KRB5_CONFIG", o->krb5_config) < 0) return -1;
+    if (apply_case_env(c, vars, false, env) < 0) return -1;
     if (!env->v && conf_strv_push(env, "ETSN_CONFORM=1", 14) < 0) return -1;
     return 0;
 }
@@ -502,7 +528,7 @@ void conf_run_case(const conf_options *o, const conf_case *c, conf_result *res)
     snprintf(mvg, sizeof mvg, "%s/mockd.valgrind", dir);
     snprintf(fixture, sizeof fixture, "%s/%s", o->fixtures_dir, c->fixture);
 
-    conf_strv margv = {0}, cargv = {0}, env = {0};
+    conf_strv margv = {0}, cargv = {0}, env = {0}, menv = {0};
     conf_capture out, err;
     size_t out_keep = wants_stdout_text(c) ? o->max_output : CONF_DIAG_OUTPUT;
     size_t err_keep = wants_stderr_text(c) ? o->max_output : CONF_DIAG_OUTPUT;
@@ -580,6 +606,7 @@ void conf_run_case(const conf_options *o, const conf_case *c, conf_result *res)
                 conf_strv_push(&margv, k->arg, strlen(k->arg)) < 0)
                 goto oom;
         }
+        if (build_mock_env(o, c, &mv, &menv) < 0) goto oom;
     }
     {
         int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -588,7 +615,7 @@ void conf_run_case(const conf_options *o, const conf_case *c, conf_result *res)
         if (nul < 0 || fo < 0 || fe < 0) {
             FAIL(res, "runner: cannot open the mock's output files: %s", strerror(errno));
         } else {
-            mpid = conf_spawn(margv.v, environ, nul, fo, fe, why, sizeof why);
+            mpid = conf_spawn(margv.v, menv.v, nul, fo, fe, why, sizeof why);
             if (mpid < 0) FAIL(res, "mock: %s", why);
         }
         if (nul >= 0) close(nul);
@@ -780,6 +807,7 @@ cleanup:
     conf_strv_free(&margv);
     conf_strv_free(&cargv);
     conf_strv_free(&env);
+    conf_strv_free(&menv);
     res->seconds = conf_now() - t0;
 }
 
@@ -925,27 +953,64 @@ int conf_make_tls(conf_options *o, const char *dir, char (*paths)[4096], char *e
     return 0;
 }
 
+int conf_make_krb5_conf(const char *dir, char *path, size_t pathlen, char *err, size_t errlen)
+{
+    /* No realm at all: SPNEGO in the cases then has nothing to ask a KDC
+     * about, and the switches keep MIT krb5 from resolving KDCs, realms or
+     * host names should a mechanism look anyway. */
+    static const char text[] = "# etsn-conform: Kerberos for one run, no realm, no DNS\n"
+                               "[libdefaults]\n"
+                               "    dns_lookup_kdc = false\n"
+                               "    dns_lookup_realm = false\n"
+                               "    rdns = false\n"
+                               "    dns_canonicalize_hostname = false\n";
+    int n = snprintf(path, pathlen, "%s/krb5.conf", dir);
+    if (n < 0 || (size_t)n >= pathlen) {
+        snprintf(err, errlen, "path too long: %s/krb5.conf", dir);
+        return -1;
+    }
+    FILE *f = fopen(path, "wx");
+    bool ok = f && fputs(text, f) >= 0;
+    if (f && fclose(f) != 0) ok = false;
+    if (!ok) snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    return ok ? 0 : -1;
+}
+
 int conf_run_suite(const conf_options *given)
 {
-    /* The run's own copy: the TLS material is made here, once. */
+    /* The run's own copy: the TLS material and krb5.conf are made here, once. */
     conf_options run = *given;
     const conf_options *o = &run;
-    char tls_dir[PATH_MAX] = "", tls_paths[4][4096], tls_err[512] = "";
-    if (!run.tls_cert) {
-        const char *base = run.tmp_base ? run.tmp_base : getenv("TMPDIR");
-        if (!base || !*base) base = "/tmp";
-        snprintf(tls_dir, sizeof tls_dir, "%s/etsn-conform.run.XXXXXX", base);
-        if (!mkdtemp(tls_dir)) {
-            snprintf(tls_err, sizeof tls_err, "cannot create a temporary directory in %s: %s", base,
-                     strerror(errno));
-            tls_dir[0] = 0;
-        } else if (conf_make_tls(&run, tls_dir, tls_paths, tls_err, sizeof tls_err) < 0) {
-            run.tls_cert = run.tls_key = run.tls_wrong_cert = run.tls_wrong_key = NULL;
+    char run_dir[PATH_MAX] = "", tls_paths[4][4096], tls_err[512] = "", krb5[PATH_MAX + 16];
+    const char *base = run.tmp_base ? run.tmp_base : getenv("TMPDIR");
+    if (!base || !*base) base = "/tmp";
+    snprintf(run_dir, sizeof run_dir, "%s/etsn-conform.run.XXXXXX", base);
+    if (!mkdtemp(run_dir)) {
+        snprintf(tls_err, sizeof tls_err, "cannot create a temporary directory in %s: %s", base,
+                 strerror(errno));
+        run_dir[0] = 0;
+        if (!run.tls_cert) run.tls_error = tls_err;
+    } else if (!run.tls_cert &&
+               conf_make_tls(&run, run_dir, tls_paths, tls_err, sizeof tls_err) < 0) {
+        run.tls_cert = run.tls_key = run.tls_wrong_cert = run.tls_wrong_key = NULL;
+        run.tls_error = tls_err;
+    }
+    if (!run.krb5_config) {
+        /* Without it the cases would use the system's realm and its KDCs:
+         * DNS queries and stalls, so the run does not start. */
+        char kerr[PATH_MAX + 64] = "";
+        if (!run_dir[0])
+            snprintf(kerr, sizeof kerr, "%s", tls_err);
+        else if (conf_make_krb5_conf(run_dir, krb5, sizeof krb5, kerr, sizeof kerr) == 0)
+            run.krb5_config = krb5;
+        if (!run.krb5_config) {
+            fprintf(stderr, "etsn-conform: no private krb5.conf: %s\n", kerr);
+            if (run_dir[0]) remove_tree(run_dir);
+            return 2;
         }
-        if (tls_err[0]) run.tls_error = tls_err;
     }
     int status = run_suite(o);
-    if (tls_dir[0] && !run.keep) remove_tree(tls_dir);
+    if (run_dir[0] && !run.keep) remove_tree(run_dir);
     return status;
 }
 

@@ -44,9 +44,19 @@ typedef struct {
     const char *tls_wrong_key;
     const char *tls_dir;   /* where they are, for --keep */
     const char *tls_error; /* why they could not be made; cases using them fail */
+    /* KRB5_CONFIG for the client and the mock of every case (a case's own
+     * [env] KRB5_CONFIG wins): conf_run_suite writes one per run with no
+     * realm and no DNS unless set. NULL: the runner's environment decides. */
+    const char *krb5_config;
 } conf_options;
 
 void conf_options_init(conf_options *o);
+
+/* Writes DIR/krb5.conf: no default realm, dns_lookup_kdc, dns_lookup_realm,
+ * rdns and dns_canonicalize_hostname all false, so that GSSAPI in the tests
+ * never asks DNS for a KDC or a host name. path receives the file's name.
+ * Returns 0, or -1 with err set. */
+int conf_make_krb5_conf(const char *dir, char *path, size_t pathlen, char *err, size_t errlen);
 
 typedef enum { CONF_PASS, CONF_FAIL, CONF_SKIP } conf_verdict;
 

@@ -60,6 +60,7 @@ static const char *mockd_sh =
     "  --extra) echo \"$2\" > \"$(dirname \"$fixture\")/extra.seen\"; shift;; esac; shift\n"
     "done\n"
     "echo $$ >> \"$(dirname \"$fixture\")/mock.pids\"\n"
+    "echo \"${KRB5_CONFIG:-unset}\" > \"$(dirname \"$fixture\")/krb5.seen\"\n"
     "case \"$fixture\" in\n"
     "*.noterm) trap '' TERM;;\n"
     "*.crash) trap 'kill $sp; exit 3' TERM;;\n"
@@ -81,6 +82,7 @@ static const char *client_sh =
     "spawn) sleep 100 & echo $! > \"$1\"; sleep 100;;\n"
     "exit) echo bye >&2; exit \"$1\";;\n"
     "big) seq 1 \"$1\";;\n"
+    "krb5) printf '%s\\n' \"${KRB5_CONFIG:-unset}\"; cat \"$KRB5_CONFIG\";;\n"
     "segv) kill -SEGV $$;;\n"
     /* For terminal cases: a prompt, a line read without echo, colour, a
      * progress text cleared with \r ESC[K, then an exit status. */
@@ -685,6 +687,43 @@ START_TEST(test_tls_material)
 }
 END_TEST
 
+/* Both programs of a case get the run's private krb5.conf (no realm, no
+ * DNS), and a case's own [env] KRB5_CONFIG replaces it for both. */
+START_TEST(test_private_krb5_config)
+{
+    add_case("k1", "[fixture]\nok.json\n[args]\nkrb5\n[expect-stdout-contains]\n"
+                   "/etsn-conform.run.\n/krb5.conf\ndns_lookup_kdc = false\n"
+                   "dns_lookup_realm = false\nrdns = false\n"
+                   "dns_canonicalize_hostname = false\n"
+                   "[expect-stdout-not-contains]\ndefault_realm\n");
+    write_file("fx/own.conf", "[libdefaults]\n default_realm = OWN.TEST\n", 0644);
+    add_case("k2", "[fixture]\nok.json\n[args]\nkrb5\n[env]\nKRB5_CONFIG={fixtures}/own.conf\n"
+                   "[expect-stdout-contains]\ndefault_realm = OWN.TEST\n");
+    conf_options o;
+    base_options(&o);
+    o.filter = "k1";
+    run_result r = run(&o);
+    ck_assert_msg(r.status == 0, "%s", r.out);
+    free(r.out);
+    char *seen = slurp(at("fx/krb5.seen"));
+    ck_assert_ptr_nonnull(seen);
+    ck_assert_msg(strstr(seen, "/etsn-conform.run.") && strstr(seen, "/krb5.conf\n"),
+                  "mock's KRB5_CONFIG: %s", seen);
+    free(seen);
+    ck_assert_msg(dir_empty(tmp_path), "temp dirs left behind");
+
+    o.filter = "k2";
+    r = run(&o);
+    ck_assert_msg(r.status == 0, "%s", r.out);
+    free(r.out);
+    seen = slurp(at("fx/krb5.seen"));
+    char want[600];
+    snprintf(want, sizeof want, "%s/own.conf\n", fx_path);
+    ck_assert_str_eq(seen, want);
+    free(seen);
+}
+END_TEST
+
 int main(void)
 {
     /* As etsn-conform's main does: a client closing stdin early must not
@@ -704,6 +743,7 @@ int main(void)
     tcase_add_test(tc, test_missing_client);
     tcase_add_test(tc, test_terminal_cases);
     tcase_add_test(tc, test_tls_material);
+    tcase_add_test(tc, test_private_krb5_config);
     suite_add_tcase(s, tc);
     TCase *unit = tcase_create("pieces");
     tcase_add_test(unit, test_diff_rendering);

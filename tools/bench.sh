@@ -6,6 +6,9 @@
 # Over NTLM with WinRM message encryption on loopback, as a session runs.
 set -euo pipefail
 bin=${1:-bin}
+# No realm and no DNS: the numbers are etsn's, not the system resolver's.
+KRB5_CONFIG="$(cd "$(dirname "$0")" && pwd)/krb5.conf"
+export KRB5_CONFIG
 work=$(mktemp -d)
 mock_pid=
 cleanup() {

@@ -9,6 +9,9 @@ if [ "$(id -u)" != 0 ] || ! command -v tcpdump >/dev/null; then
     echo "capture check: skipped (needs root and tcpdump)"
     exit 0
 fi
+# No realm and no DNS: the capture must hold this session only.
+KRB5_CONFIG="$(cd "$(dirname "$0")" && pwd)/krb5.conf"
+export KRB5_CONFIG
 work=$(mktemp -d)
 mock_pid= cap_pid=
 cleanup() {

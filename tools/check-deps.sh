@@ -3,7 +3,7 @@
 # Arguments: the pkg-config module names the build needs.
 command -v pkg-config >/dev/null 2>&1 || exit 1
 pkg-config --exists "$@" || exit 1
-for tool in valgrind tmux krb5kdc tcpdump openssl clang-format; do
+for tool in valgrind tmux krb5kdc tcpdump openssl clang-format strace ip; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || exit 1
 done
 # gss-ntlmssp: the NTLM mechanism for the GSSAPI mechglue.

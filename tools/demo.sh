@@ -4,6 +4,9 @@
 set -euo pipefail
 bin=${1:-bin}
 fixture=${DEMO_FIXTURE:-fixtures/plain-session.xml}
+# The mock and the client use no realm and no DNS (not /etc/krb5.conf's).
+KRB5_CONFIG="$(cd "$(dirname "$0")" && pwd)/krb5.conf"
+export KRB5_CONFIG
 work=$(mktemp -d)
 mock_pid=
 cleanup() {

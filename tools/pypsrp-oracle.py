@@ -6,7 +6,11 @@ jborean93/pypsrp and jborean93/pyspnego (docs/sources.md) into a directory DIR
 outside this repository, install python3-requests and python3-cryptography
 from Debian, and run, with Debian's python3:
 
-  PYTHONPATH=DIR/pypsrp/src:DIR/pyspnego/src tools/pypsrp-oracle.py URL USER SCRIPT...
+  KRB5_CONFIG=tools/krb5.conf PYTHONPATH=DIR/pypsrp/src:DIR/pyspnego/src \
+      tools/pypsrp-oracle.py URL USER SCRIPT...
+
+KRB5_CONFIG=tools/krb5.conf (no realm, no DNS) keeps GSSAPI, should
+pyspnego load it, from looking up the KDCs of /etc/krb5.conf's realm.
 
 The password is read from the file named by ETSN_PASSWORD_FILE (never argv).
 Each SCRIPT runs in its own pipeline on one runspace pool, over NTLM with

@@ -2,6 +2,7 @@
 
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
+#include <krb5.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,66 @@ static int import_service(const char *host, gss_name_t *out, char *err, size_t e
     return 0;
 }
 
+/* Whether Kerberos could serve an explicit user name and password. With a
+ * password the krb5 mechanism asks the realm's KDC for a ticket (an AS
+ * exchange, so DNS for the KDC's name, and with dns_lookup_kdc SRV queries),
+ * so Kerberos stays in the SPNEGO list only where a realm is known:
+ *  - "user@REALM" names its realm;
+ *  - "DOMAIN\\user" is a NetBIOS domain, which only a Windows domain member
+ *    can map to a realm (through its domain controller locator); MIT parses
+ *    it as the principal DOMAINuser@<default realm>, a name no KDC holds;
+ *  - a plain "user" lives in the default realm, when krb5.conf names one.
+ * Without a password the mechanism takes a ticket from the cache, which
+ * needs no lookup to acquire, so nothing is restricted then. */
+static bool kerberos_possible(const char *user, const char *password)
+{
+    if (!password || strchr(user, '@')) return true;
+    if (strchr(user, '\\')) return false;
+    krb5_context kc = NULL;
+    char *realm = NULL;
+    if (krb5_init_context(&kc) != 0) return false;
+    bool have = krb5_get_default_realm(kc, &realm) == 0 && realm && *realm;
+    if (realm) krb5_free_default_realm(kc, realm);
+    krb5_free_context(kc);
+    return have;
+}
+
+/* NTLM alone under SPNEGO, for a credential Kerberos cannot serve. The
+ * password reaches gss-ntlmssp through its credential store
+ * ("ntlmssp_password") rather than gss_acquire_cred_with_password, which
+ * hands it to every mechanism SPNEGO knows: the krb5 one would spend it at
+ * once on an AS exchange with the default realm's KDC. The krb5 element then
+ * only looks for a ticket cache (a local file) and, finding none, drops out;
+ * gss_set_neg_mechs keeps it out of the mechanism list either way. */
+static OM_uint32 acquire_ntlm_only(OM_uint32 *minor, gss_name_t name, const char *password,
+                                   gss_cred_id_t *cred)
+{
+    gss_key_value_element_desc el = {"ntlmssp_password", password};
+    gss_key_value_set_desc store = {1, &el};
+    gss_OID_set_desc mechs = {1, &oid_spnego};
+    OM_uint32 major = gss_acquire_cred_from(minor, name, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE,
+                                            &store, cred, NULL, NULL);
+    if (GSS_ERROR(major)) return major;
+    gss_OID_set_desc ntlm = {1, &oid_ntlm};
+    return gss_set_neg_mechs(minor, *cred, &ntlm);
+}
+
+static OM_uint32 acquire_initiator(OM_uint32 *minor, etsn_mech mech, gss_name_t name,
+                                   const char *user, const char *password, gss_cred_id_t *cred)
+{
+    gss_OID_set_desc mechs = {1, mech_oid(mech)};
+    if (!password)
+        return gss_acquire_cred(minor, name, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE, cred, NULL,
+                                NULL);
+    if (mech == ETSN_MECH_SPNEGO && !kerberos_possible(user, password))
+        return acquire_ntlm_only(minor, name, password, cred);
+    /* The buffer points into the caller's string: nothing of ours to wipe,
+     * and the mechanisms keep their own copies. */
+    gss_buffer_desc pb = {strlen(password), (void *)password};
+    return gss_acquire_cred_with_password(minor, name, &pb, GSS_C_INDEFINITE, &mechs,
+                                          GSS_C_INITIATE, cred, NULL, NULL);
+}
+
 etsn_gss *etsn_gss_initiator_new(etsn_mech mech, const char *user, const char *password,
                                  const char *target_host, const uint8_t *channel_binding,
                                  size_t channel_binding_len, char *err, size_t errlen)
@@ -160,17 +221,7 @@ etsn_gss *etsn_gss_initiator_new(etsn_mech mech, const char *user, const char *p
             gss_err(err, errlen, "gss_import_name(user)", major, minor, GSS_C_NO_OID);
             goto fail;
         }
-        gss_OID_set_desc mechs = {1, g->req_mech};
-        if (password) {
-            /* The buffer points into the caller's string: nothing of ours
-             * to wipe, and the mechanisms keep their own copies. */
-            gss_buffer_desc pb = {strlen(password), (void *)password};
-            major = gss_acquire_cred_with_password(&minor, name, &pb, GSS_C_INDEFINITE, &mechs,
-                                                   GSS_C_INITIATE, &g->cred, NULL, NULL);
-        } else {
-            major = gss_acquire_cred(&minor, name, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE,
-                                     &g->cred, NULL, NULL);
-        }
+        major = acquire_initiator(&minor, g->mech, name, user, password, &g->cred);
         OM_uint32 m2;
         gss_release_name(&m2, &name);
         if (GSS_ERROR(major)) {
