@@ -129,6 +129,7 @@ fuzz: ensure-deps
 	    mkdir -p build/fuzz/$$name.corpus; \
 	    echo "fuzzing $$name for $(FUZZ_SECONDS)s"; \
 	    build/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/$$name.corpus \
+	        $$(ls -d $$(dirname $$f)/corpus/$$name 2>/dev/null) \
 	        2>build/fuzz/$$name.log || { tail -n 40 build/fuzz/$$name.log; exit 1; }; \
 	done
 
