@@ -36,9 +36,9 @@ CLIENT_LIB := $(BUILD)/libetsn-client.a
 MOCK_LIB   := $(BUILD)/libetsn-mock.a
 CONF_LIB   := $(BUILD)/libetsn-conform.a
 TESTS      := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
-PROGS      := $(BIN)/etsn $(BIN)/etsn-mockd $(BIN)/etsn-conform
+PROGS      := $(BIN)/etsn $(BIN)/etsn-mockd $(BIN)/etsn-conform $(BIN)/etsn-transcript
 
-.PHONY: all deps ensure-deps test unit capture-check conformance demo bench asan memcheck fuzz clean format \
+.PHONY: all deps ensure-deps test unit capture-check replay-check conformance demo bench asan memcheck fuzz clean format \
         format-check
 all: $(PROGS) $(TESTS)
 
@@ -63,6 +63,9 @@ $(BIN)/etsn-mockd: $(BUILD)/mockserver/main.o $(MOCK_LIB) $(CORE_LIB)
 $(BIN)/etsn-conform: $(BUILD)/conformance/main.o $(CONF_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(BIN)/etsn-transcript: $(BUILD)/tools/etsn-transcript.o $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # A unit test links the archive of the directory it lives in, then the core.
 define test_rule
@@ -84,7 +87,7 @@ ensure-deps:
 # Unit tests, then the conformance suite against our own client and mock.
 test: ensure-deps
 	@$(MAKE) --no-print-directory -j$$(nproc) all
-	@$(MAKE) --no-print-directory format-check unit capture-check conformance
+	@$(MAKE) --no-print-directory format-check unit capture-check replay-check conformance
 
 unit: $(TESTS)
 	@tools/run-units.sh $(UNIT_WRAPPER) -- $(TESTS)
@@ -96,6 +99,10 @@ conformance: $(PROGS)
 # A tcpdump capture of a session shows sealed bodies only (skipped unless root).
 capture-check: $(BIN)/etsn $(BIN)/etsn-mockd
 	@tools/check-capture.sh $(BIN)
+
+# Record a sealed session (ETSN_RECORD), replay it with etsn-mockd --replay: same screen.
+replay-check: $(BIN)/etsn $(BIN)/etsn-mockd $(BIN)/etsn-transcript
+	@tools/check-replay.sh $(BIN)
 
 demo: ensure-deps
 	@$(MAKE) --no-print-directory $(BIN)/etsn $(BIN)/etsn-mockd
@@ -129,13 +136,14 @@ fuzz: ensure-deps
 	    mkdir -p build/fuzz/$$name.corpus; \
 	    echo "fuzzing $$name for $(FUZZ_SECONDS)s"; \
 	    build/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/$$name.corpus \
+	        $$(ls -d $$(dirname $$f)/corpus/$$name 2>/dev/null) \
 	        2>build/fuzz/$$name.log || { tail -n 40 build/fuzz/$$name.log; exit 1; }; \
 	done
 
 format:
-	clang-format -i $(wildcard ref/*/*.[ch] mockserver/*.[ch] conformance/*.[ch])
+	clang-format -i $(wildcard ref/*/*.[ch] mockserver/*.[ch] conformance/*.[ch] tools/*.c)
 format-check:
-	@clang-format --dry-run -Werror $(wildcard ref/*/*.[ch] mockserver/*.[ch] conformance/*.[ch]) \
+	@clang-format --dry-run -Werror $(wildcard ref/*/*.[ch] mockserver/*.[ch] conformance/*.[ch] tools/*.c) \
 	    && echo "format: every C file follows .clang-format"
 
 clean:

@@ -1,4 +1,5 @@
 #include "engine.h"
+#include "replay.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -106,6 +107,7 @@ struct mock_engine {
     fact *facts;
     size_t n_facts;
     size_t requests, req_sealed, req_plain, req_tls;
+    unsigned *runs; /* per fixture pipeline: times its command ran (<pipeline run=>) */
 };
 
 static const etsn_guid zero_guid;
@@ -636,6 +638,8 @@ static void generate(mock_engine *e, shell *sh, pipe *p)
             break;
         case FX_MESSAGE:
             queue_value(e, sh, p, s->message_type, s->values[0], n);
+            /* A recorded PIPELINE_STATE (replay.c) ends the pipeline as <state> does. */
+            if (s->message_type == ETSN_MSG_PIPELINE_STATE) p->st = PS_FINISHED;
             break;
         case FX_ERROR_LINE:
             if (p->merge_errors) {
@@ -1015,6 +1019,19 @@ static int program_completion(mock_engine *e, pipe *p)
     return step_value(s, command_completion(c, p->tab_input, cursor));
 }
 
+/* <scenario strict-commands="true"> (a replayed transcript): a command no
+ * pipeline expects is a near-miss, reported with the nearest and a diff. */
+static void strict_miss(mock_engine *e, const char *t, const fx_pipeline *near)
+{
+    etsn_buf d = ETSN_BUF_INIT, req = ETSN_BUF_INIT;
+    etsn_buf_printf(&req, "CREATE_PIPELINE '%s'", t);
+    if (near) mock_text_diff(near->command, t, &d);
+    unmatched(e, (const char *)req.data, near ? near->command : "(no pipeline in the scenario)",
+              "%s", d.data ? (const char *)d.data : "no pipeline runs this command");
+    etsn_buf_free(&d);
+    etsn_buf_free(&req);
+}
+
 /* Chooses what a pipeline runs: a fixture pipeline, a built-in, or the
  * CommandNotFoundException. */
 static int choose_program(mock_engine *e, pipe *p)
@@ -1022,6 +1039,7 @@ static int choose_program(mock_engine *e, pipe *p)
     const fx_pipeline *fp = mock_fixture_find_pipeline(e->fx, p->text);
     const char *t = p->text;
     int code = 0;
+    if (fp) fp = mock_fixture_pipeline_run(e->fx, fp, ++e->runs[fp - e->fx->pipelines]);
     if (fp) {
         p->steps = fp->steps;
         p->n_steps = fp->n_steps;
@@ -1055,6 +1073,7 @@ static int choose_program(mock_engine *e, pipe *p)
                   near->command, near->line);
         else
             event(e, "command-not-found", "%s", t);
+        if (e->fx->strict_commands) strict_miss(e, t, near);
     }
     fx_cursor_init(&p->cur, p->steps, p->n_steps);
     return 0;
@@ -1111,6 +1130,19 @@ static void command_text(const etsn_value *cmd, etsn_buf *out)
 /* The console size the client declared with the pipeline (HostInfo,
  * MS-PSRP 2.2.3.14: _hostDefaultData entry 6, WindowSize), kept as the fact
  * "host-size:WxH" so a case can check the client follows resizes. */
+int mock_engine_pipeline_text(const etsn_value *create_pipeline, etsn_buf *out)
+{
+    const etsn_value *cmds = etsn_v_path(create_pipeline, "PowerShell.Cmds");
+    if (!cmds || !cmds->n_items) return -1;
+    etsn_buf text = ETSN_BUF_INIT;
+    command_text(cmds->items[0], &text);
+    char *t = trim_copy(text.data ? (const char *)text.data : "");
+    etsn_buf_free(&text);
+    int rc = t ? etsn_buf_append_str(out, t) : -1;
+    free(t);
+    return rc;
+}
+
 static void note_host_size(mock_engine *e, const etsn_value *v)
 {
     const etsn_value *data = etsn_v_path(v, "HostInfo._hostDefaultData.data");
@@ -2348,14 +2380,16 @@ mock_engine *mock_engine_new(const mock_fixture *fx)
     if (!e) return NULL;
     e->fx = fx;
     e->report = mock_report_new(fx->name);
+    e->runs = calloc(fx->n_pipelines + 1, sizeof *e->runs);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     int rc = pthread_cond_init(&e->cv, &ca);
     pthread_condattr_destroy(&ca);
-    if (!e->report || rc || pthread_mutex_init(&e->mu, NULL)) {
+    if (!e->report || !e->runs || rc || pthread_mutex_init(&e->mu, NULL)) {
         if (!rc) pthread_cond_destroy(&e->cv);
         mock_report_free(e->report);
+        free(e->runs);
         free(e);
         return NULL;
     }
@@ -2383,6 +2417,7 @@ void mock_engine_free(mock_engine *e)
         free(e->facts[i].detail);
     }
     free(e->facts);
+    free(e->runs);
     mock_report_free(e->report);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->mu);

@@ -1407,8 +1407,9 @@ static int parse_completion(lctx *c, const xmlNode *n, mock_fixture *fx)
 static int parse_root(lctx *c, const xmlNode *root, mock_fixture *fx)
 {
     if (!is_el(root, "scenario")) return fail(c, root, "the root element must be <scenario>");
-    static const char *const allowed[] = {"name", "description", NULL};
+    static const char *const allowed[] = {"name", "description", "strict-commands", NULL};
     if (check_attrs(c, root, allowed) < 0) return -1;
+    if (bool_attr(c, root, "strict-commands", &fx->strict_commands) < 0) return -1;
     fx->name = get_attr(root, "name");
     if (!fx->name || !*fx->name) return fail(c, root, "<scenario> needs name=");
     fx->description = get_attr(root, "description");
@@ -1436,7 +1437,7 @@ static int parse_root(lctx *c, const xmlNode *root, mock_fixture *fx)
                 bool_attr(c, n, "require-encryption", &fx->require_encryption) < 0)
                 return -1;
         } else if (is_el(n, "pipeline")) {
-            static const char *const a[] = {"command", "description", NULL};
+            static const char *const a[] = {"command", "description", "run", NULL};
             if (check_attrs(c, n, a) < 0) return -1;
             fx_pipeline *p = realloc(fx->pipelines, (fx->n_pipelines + 1) * sizeof *p);
             if (!p) return fail(c, n, "out of memory");
@@ -1444,6 +1445,10 @@ static int parse_root(lctx *c, const xmlNode *root, mock_fixture *fx)
             p = &fx->pipelines[fx->n_pipelines++];
             memset(p, 0, sizeof *p);
             p->line = (int)xmlGetLineNo(n);
+            long run;
+            if (int_attr(c, n, "run", 0, &run) < 0) return -1;
+            if (run < 0 || run > 1000000) return fail(c, n, "<pipeline run=...>: 1..1000000");
+            p->run = (unsigned)run;
             char *cmd = get_attr(n, "command");
             for (xmlNode *ch = n->children; ch && !cmd; ch = ch->next)
                 if (is_el(ch, "command")) cmd = own_text(ch); /* several lines */
@@ -1453,7 +1458,8 @@ static int parse_root(lctx *c, const xmlNode *root, mock_fixture *fx)
             p->description = get_attr(n, "description");
             if (!p->command || !*p->command) return fail(c, n, "<pipeline command=\"\"> is empty");
             for (size_t i = 0; i + 1 < fx->n_pipelines; i++)
-                if (fx_command_equal(fx->pipelines[i].command, p->command))
+                if (fx_command_equal(fx->pipelines[i].command, p->command) &&
+                    (!p->run || !fx->pipelines[i].run || p->run == fx->pipelines[i].run))
                     return fail(c, n, "<pipeline command=\"%s\"> defined twice (line %d)",
                                 p->command, fx->pipelines[i].line);
             if (parse_steps(c, n, &p->steps, &p->n_steps, 0) < 0) return -1;
@@ -1618,6 +1624,19 @@ const fx_pipeline *mock_fixture_find_pipeline(const mock_fixture *fx, const char
     for (size_t i = 0; i < fx->n_pipelines; i++)
         if (fx_command_equal(fx->pipelines[i].command, text)) return &fx->pipelines[i];
     return NULL;
+}
+
+const fx_pipeline *mock_fixture_pipeline_run(const mock_fixture *fx, const fx_pipeline *first,
+                                             unsigned run)
+{
+    const fx_pipeline *last = first;
+    for (size_t i = (size_t)(first - fx->pipelines); i < fx->n_pipelines; i++) {
+        const fx_pipeline *p = &fx->pipelines[i];
+        if (!fx_command_equal(p->command, first->command)) continue;
+        if (!p->run || p->run == run) return p;
+        if (p->run < run && p->run > last->run) last = p;
+    }
+    return last;
 }
 
 /* Case-insensitive Levenshtein distance, capped for long texts. */

@@ -113,6 +113,7 @@ struct fx_step {
 
 typedef struct {
     char *command; /* matched trimmed, case-insensitive */
+    unsigned run;  /* <pipeline run="N">: only the Nth run of the command; 0: every run */
     char *description;
     int line;
     fx_step *steps;
@@ -173,6 +174,7 @@ typedef struct {
     uint32_t busy_ms;         /* <server busy-ms=>: the pool is busy this long after it opens */
     uint32_t create_delay_ms; /* <server create-delay-ms=>: Create is answered this much later */
     bool request_public_key;  /* <server public-key-request="true">: asks for the key on open */
+    bool strict_commands; /* <scenario strict-commands="true">: unknown commands are unmatched */
     fx_completion *completions;
     size_t n_completions;
     fx_pipeline *pipelines;
@@ -193,6 +195,13 @@ void fx_steps_free(fx_step *steps, size_t n);
  * PowerShell text a person typed: case-insensitive, line endings (CRLF, CR,
  * LF) alike, each line trimmed, the whole trimmed. */
 const fx_pipeline *mock_fixture_find_pipeline(const mock_fixture *fx, const char *text);
+/* Pipelines may repeat a command with run="1", run="2", ... (a replayed
+ * transcript: the second `prompt` answers differently from the first). Given
+ * the first match (mock_fixture_find_pipeline) and the 1-based run of the
+ * command, returns the pipeline for that run: one without run=, else the
+ * one with that run, else the highest run below it (the last recorded). */
+const fx_pipeline *mock_fixture_pipeline_run(const mock_fixture *fx, const fx_pipeline *first,
+                                             unsigned run);
 /* The same comparison for any two texts. */
 bool fx_command_equal(const char *a, const char *b);
 /* The fixture pipeline whose command is closest to text (edit distance), or
