@@ -1,10 +1,11 @@
 # etsn — top-level build. `make` builds bin/etsn, bin/etsn-mockd, bin/etsn-conform.
 # `make test` and `make demo` install the Debian packages first when any is missing.
 
-PKGS      := libxml-2.0 openssl libcurl libmicrohttpd krb5-gssapi check libedit
+PKGS      := libxml-2.0 openssl libcurl libmicrohttpd krb5-gssapi check libedit yaml-0.1
 DEB_PKGS  := gcc make pkg-config libxml2-dev libssl-dev libkrb5-dev krb5-kdc krb5-admin-server \
              gss-ntlmssp libcurl4-openssl-dev libmicrohttpd-dev check libedit-dev valgrind \
-             tmux clang-format time tcpdump openssl ca-certificates
+             tmux clang-format time tcpdump openssl ca-certificates tshark libyaml-dev \
+             libhttp-parser-dev
 FUZZ_DEB_PKGS := clang libclang-rt-14-dev
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -16,7 +17,7 @@ CC        ?= gcc
 CFLAGS    ?= -O2 -g
 WARN      := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread -lm
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 
@@ -28,15 +29,18 @@ CORE_SRC   := $(call srcs,ref/core/*.c ref/auth/*.c ref/net/*.c)
 CLIENT_SRC := $(call srcs,ref/client/*.c,ref/client/main.c)
 MOCK_SRC   := $(call srcs,mockserver/*.c,mockserver/main.c)
 CONF_SRC   := $(call srcs,conformance/*.c,conformance/main.c)
-TEST_SRC   := $(wildcard ref/*/test_*.c mockserver/test_*.c conformance/test_*.c)
+IMPORT_SRC := $(call srcs,importer/*.c,importer/main.c)
+TEST_SRC   := $(wildcard ref/*/test_*.c mockserver/test_*.c conformance/test_*.c importer/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 CORE_LIB   := $(BUILD)/libetsn-core.a
 CLIENT_LIB := $(BUILD)/libetsn-client.a
 MOCK_LIB   := $(BUILD)/libetsn-mock.a
 CONF_LIB   := $(BUILD)/libetsn-conform.a
+IMPORT_LIB := $(BUILD)/libetsn-import.a
 TESTS      := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
-PROGS      := $(BIN)/etsn $(BIN)/etsn-mockd $(BIN)/etsn-conform $(BIN)/etsn-transcript
+PROGS      := $(BIN)/etsn $(BIN)/etsn-mockd $(BIN)/etsn-conform $(BIN)/etsn-transcript \
+              $(BIN)/etsn-pcap-import
 
 .PHONY: all deps ensure-deps test unit capture-check replay-check conformance demo bench asan memcheck fuzz clean format \
         format-check
@@ -50,6 +54,7 @@ $(CORE_LIB): $(call obj,$(CORE_SRC))
 $(CLIENT_LIB): $(call obj,$(CLIENT_SRC))
 $(MOCK_LIB): $(call obj,$(MOCK_SRC))
 $(CONF_LIB): $(call obj,$(CONF_SRC))
+$(IMPORT_LIB): $(call obj,$(IMPORT_SRC))
 $(BUILD)/%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -66,6 +71,9 @@ $(BIN)/etsn-conform: $(BUILD)/conformance/main.o $(CONF_LIB) $(CORE_LIB)
 $(BIN)/etsn-transcript: $(BUILD)/tools/etsn-transcript.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(BIN)/etsn-pcap-import: $(BUILD)/importer/main.o $(IMPORT_LIB) $(CLIENT_LIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # A unit test links the archive of the directory it lives in, then the core.
 define test_rule
@@ -76,6 +84,7 @@ endef
 $(foreach t,$(filter ref/%,$(TEST_SRC)),$(eval $(call test_rule,$(t),$(CLIENT_LIB))))
 $(foreach t,$(filter mockserver/%,$(TEST_SRC)),$(eval $(call test_rule,$(t),$(MOCK_LIB))))
 $(foreach t,$(filter conformance/%,$(TEST_SRC)),$(eval $(call test_rule,$(t),$(CONF_LIB))))
+$(foreach t,$(filter importer/%,$(TEST_SRC)),$(eval $(call test_rule,$(t),$(IMPORT_LIB))))
 
 deps:
 	$(SUDO) apt-get update -qq
@@ -96,8 +105,9 @@ conformance: $(PROGS)
 	$(BIN)/etsn-conform --client $(BIN)/etsn --mockd $(BIN)/etsn-mockd \
 	    --cases conformance/cases --fixtures fixtures --junit $(BUILD)/conformance.xml $(CONFORM_FLAGS)
 
-# A tcpdump capture of a session shows sealed bodies only (skipped unless root).
-capture-check: $(BIN)/etsn $(BIN)/etsn-mockd
+# A tcpdump capture of a session shows sealed bodies only (skipped unless root);
+# etsn-pcap-import decrypts it and the imported transcript replays to etsn.
+capture-check: $(BIN)/etsn $(BIN)/etsn-mockd $(BIN)/etsn-pcap-import $(BIN)/etsn-transcript
 	@tools/check-capture.sh $(BIN)
 
 # Record a sealed session (ETSN_RECORD), replay it with etsn-mockd --replay: same screen.
@@ -141,9 +151,9 @@ fuzz: ensure-deps
 	done
 
 format:
-	clang-format -i $(wildcard ref/*/*.[ch] mockserver/*.[ch] conformance/*.[ch] tools/*.c)
+	clang-format -i $(wildcard ref/*/*.[ch] mockserver/*.[ch] conformance/*.[ch] tools/*.c importer/*.[ch])
 format-check:
-	@clang-format --dry-run -Werror $(wildcard ref/*/*.[ch] mockserver/*.[ch] conformance/*.[ch] tools/*.c) \
+	@clang-format --dry-run -Werror $(wildcard ref/*/*.[ch] mockserver/*.[ch] conformance/*.[ch] tools/*.c importer/*.[ch]) \
 	    && echo "format: every C file follows .clang-format"
 
 clean:

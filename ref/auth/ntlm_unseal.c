@@ -49,7 +49,9 @@ struct etsn_ntlm_unseal {
     etsn_buf user, domain; /* UTF-8, from the AUTHENTICATE */
     uint32_t flags;
     bool keyed;
-    ntlm_dir dir[2]; /* [1] client to server, [0] server to client */
+    bool mic_done[2];    /* the direction's mechListMIC is accounted for */
+    unsigned generation; /* AUTHENTICATE messages taken */
+    ntlm_dir dir[2];     /* [1] client to server, [0] server to client */
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -294,6 +296,34 @@ static int verify_sig(etsn_ntlm_unseal *u, ntlm_dir *d, const uint8_t *sig, cons
     return 0;
 }
 
+/* A mechListMIC (MS-SPNG 3.3.5.1) is a signature with the direction's next
+ * sequence number; afterwards both peers reset that direction's RC4 state.
+ * Accounted for before the direction's first sealed message: the acceptor's
+ * MIC arrives with the response to the AUTHENTICATE, after the keys may
+ * already have opened that request's body. */
+static int account_mic(etsn_ntlm_unseal *u, bool client, char *err, size_t errlen)
+{
+    const etsn_buf *mic = &u->mic[client ? 1 : 0];
+    if (u->mic_done[client ? 1 : 0]) return 0;
+    u->mic_done[client ? 1 : 0] = true;
+    if (mic->len == 0) return 0;
+    if (mic->len != 16) {
+        set_err(err, errlen, "SPNEGO: mechListMIC of %zu bytes", mic->len);
+        return ETSN_NTLM_ERROR;
+    }
+    ntlm_dir *d = &u->dir[client ? 1 : 0];
+    if (u->mech_types.len > 0) {
+        int rc = verify_sig(u, d, mic->data, u->mech_types.data, u->mech_types.len, err, errlen);
+        if (rc < 0) return rc;
+    } else {
+        /* mechTypes not captured: skip the check but keep the state in step. */
+        uint8_t skip[8];
+        if (rc4_apply(d->rc4, mic->data + 4, 8, skip) < 0) return ETSN_NTLM_ERROR;
+        d->seq++;
+    }
+    return rc4_init(u, d->rc4, d->seal_key) < 0 ? ETSN_NTLM_ERROR : 0;
+}
+
 int etsn_ntlm_unseal_message(etsn_ntlm_unseal *u, bool from_client, const uint8_t *sig,
                              size_t sig_len, const uint8_t *sealed, size_t sealed_len,
                              etsn_buf *plain, char *err, size_t errlen)
@@ -311,12 +341,14 @@ int etsn_ntlm_unseal_message(etsn_ntlm_unseal *u, bool from_client, const uint8_
         return ETSN_NTLM_ERROR;
     }
     ntlm_dir *d = &u->dir[from_client ? 1 : 0];
+    int rc = account_mic(u, from_client, err, errlen);
+    if (rc < 0) return rc;
     uint8_t *out = plain->data + plain->len;
     if (rc4_apply(d->rc4, sealed, sealed_len, out) < 0) {
         set_err(err, errlen, "NTLM: RC4 failed");
         return ETSN_NTLM_ERROR;
     }
-    int rc = verify_sig(u, d, sig, out, sealed_len, err, errlen);
+    rc = verify_sig(u, d, sig, out, sealed_len, err, errlen);
     if (rc < 0) {
         etsn_secure_zero(out, sealed_len);
         return rc;
@@ -377,6 +409,7 @@ static int take_authenticate(etsn_ntlm_unseal *u, const uint8_t *m, size_t len, 
 {
     etsn_buf_reset(&u->authenticate);
     if (etsn_buf_append(&u->authenticate, m, len) < 0) goto oom;
+    u->generation++;
     const uint8_t *p;
     size_t n;
     if (len < 64) {
@@ -589,6 +622,11 @@ const char *etsn_ntlm_unseal_user(const etsn_ntlm_unseal *u)
     return u->user.data ? (const char *)u->user.data : "";
 }
 
+unsigned etsn_ntlm_unseal_generation(const etsn_ntlm_unseal *u)
+{
+    return u->generation;
+}
+
 const char *etsn_ntlm_unseal_domain(const etsn_ntlm_unseal *u)
 {
     return u->domain.data ? (const char *)u->domain.data : "";
@@ -645,29 +683,6 @@ crypto:
     return ETSN_NTLM_ERROR;
 }
 
-/* A mechListMIC (MS-SPNG 3.3.5.1) is a signature with the direction's next
- * sequence number; afterwards both peers reset that direction's RC4 state. */
-static int account_mic(etsn_ntlm_unseal *u, bool client, char *err, size_t errlen)
-{
-    const etsn_buf *mic = &u->mic[client ? 1 : 0];
-    if (mic->len == 0) return 0;
-    if (mic->len != 16) {
-        set_err(err, errlen, "SPNEGO: mechListMIC of %zu bytes", mic->len);
-        return ETSN_NTLM_ERROR;
-    }
-    ntlm_dir *d = &u->dir[client ? 1 : 0];
-    if (u->mech_types.len > 0) {
-        int rc = verify_sig(u, d, mic->data, u->mech_types.data, u->mech_types.len, err, errlen);
-        if (rc < 0) return rc;
-    } else {
-        /* mechTypes not captured: skip the check but keep the state in step. */
-        uint8_t skip[8];
-        if (rc4_apply(d->rc4, mic->data + 4, 8, skip) < 0) return ETSN_NTLM_ERROR;
-        d->seq++;
-    }
-    return rc4_init(u, d->rc4, d->seal_key) < 0 ? ETSN_NTLM_ERROR : 0;
-}
-
 int etsn_ntlm_unseal_derive(etsn_ntlm_unseal *u, const char *password, char *err, size_t errlen)
 {
     if (!etsn_ntlm_unseal_has_handshake(u)) {
@@ -704,8 +719,7 @@ int etsn_ntlm_unseal_derive(etsn_ntlm_unseal *u, const char *password, char *err
     }
     rc = exported_key(u, resp_key, key, &flags, err, errlen);
     if (rc == 0) rc = etsn_ntlm_unseal_set_session_key(u, flags, key, err, errlen);
-    if (rc == 0) rc = account_mic(u, true, err, errlen);
-    if (rc == 0) rc = account_mic(u, false, err, errlen);
+    u->mic_done[0] = u->mic_done[1] = false;
     if (rc < 0) u->keyed = false;
 out:
     etsn_secure_zero(resp_key, sizeof resp_key);

@@ -45,6 +45,9 @@ int etsn_ntlm_unseal_add_token(etsn_ntlm_unseal *u, bool from_client, const uint
 
 /* True once a CHALLENGE and an AUTHENTICATE were seen. */
 bool etsn_ntlm_unseal_has_handshake(const etsn_ntlm_unseal *u);
+/* Counts the AUTHENTICATE messages taken: a caller derives again when it
+ * changed (a connection that authenticates anew). */
+unsigned etsn_ntlm_unseal_generation(const etsn_ntlm_unseal *u);
 /* The user and domain the AUTHENTICATE names, UTF-8; "" before it. */
 const char *etsn_ntlm_unseal_user(const etsn_ntlm_unseal *u);
 const char *etsn_ntlm_unseal_domain(const etsn_ntlm_unseal *u);
@@ -52,9 +55,10 @@ const char *etsn_ntlm_unseal_domain(const etsn_ntlm_unseal *u);
 /* Derives the NTLMv2 keys from the handshake and the password (UTF-8),
  * checking the NTProofStr first: ETSN_NTLM_BAD_PASSWORD when the password
  * is not the one the client used. Resets both directions' RC4 state and
- * sequence numbers, then accounts for SPNEGO mechListMICs seen in the
- * handshake (each consumes a sequence number; the RC4 state is then reset,
- * as MS-SPNG 3.3.5.1 and Windows do). */
+ * sequence numbers. A direction's SPNEGO mechListMIC, when one was seen by
+ * the time that direction's first message is opened, is accounted for then
+ * (it consumes a sequence number, then the RC4 state is reset, as MS-SPNG
+ * 3.3.5.1 and Windows do). */
 int etsn_ntlm_unseal_derive(etsn_ntlm_unseal *u, const char *password, char *err, size_t errlen);
 
 /* Opens one sealed message: sig is the 16-byte NTLMSSP_MESSAGE_SIGNATURE.
