@@ -148,7 +148,7 @@ int http_splitter_next(http_splitter *s, const unsigned char *data, size_t len, 
     if (s->failed)
         snprintf(err, errlen, "HTTP %s at byte %zu: the %s is too large",
                  s->requests ? "request" : "response", msg->start, s->failed);
-    else if (e != HPE_OK && e != HPE_PAUSED)
+    else if (e != HPE_OK && e != HPE_PAUSED && e != HPE_INVALID_EOF_STATE)
         snprintf(err, errlen, "HTTP %s at byte %zu: %s", s->requests ? "request" : "response",
                  msg->start, http_errno_description(e));
     else
