@@ -133,16 +133,16 @@ memcheck: ensure-deps
 	@$(MAKE) --no-print-directory unit conformance UNIT_WRAPPER=--valgrind \
 	    CONFORM_FLAGS="--valgrind"
 
-# libFuzzer targets (ref/*/fuzz_*.c), each run for FUZZ_SECONDS.
+# libFuzzer targets (ref/*/fuzz_*.c, importer/fuzz_*.c), each run for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 30
-FUZZ_SRC := $(wildcard ref/*/fuzz_*.c)
+FUZZ_SRC := $(wildcard ref/*/fuzz_*.c importer/fuzz_*.c)
 fuzz: ensure-deps
 	@command -v clang >/dev/null || $(SUDO) apt-get install -y -qq $(FUZZ_DEB_PKGS)
 	@mkdir -p build/fuzz
 	@set -e; for f in $(FUZZ_SRC); do \
 	    name=$$(basename $$f .c); \
 	    clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
-	        -o build/fuzz/$$name $$f $(CORE_SRC) $(PKG_LIBS); \
+	        -o build/fuzz/$$name $$f $(CORE_SRC) $(IMPORT_SRC) $(PKG_LIBS); \
 	    mkdir -p build/fuzz/$$name.corpus; \
 	    echo "fuzzing $$name for $(FUZZ_SECONDS)s"; \
 	    build/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/$$name.corpus \

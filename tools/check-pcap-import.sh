@@ -49,9 +49,11 @@ ETSN_PASSWORD_FILE="$work/pw-wrong" "$bin/etsn-pcap-import" -o "$work/wrong.xml"
     "$work/wrong.err" && [ ! -e "$work/wrong.xml" ] ||
     { cat "$work/wrong.err"; fail "a wrong password gave exit $rc"; }
 
-# The decode tool prints the imported conversation.
-"$bin/etsn-transcript" decode "$work/imported.xml" >"$work/decoded.txt"
-grep -q 'Get-Date' "$work/decoded.txt" || fail "etsn-transcript decode does not show the commands"
+# A capture printed as a readable conversation: import, then decode.
+ETSN_PASSWORD_FILE="$work/pw" "$bin/etsn-pcap-import" -q "$work/session.pcap" |
+    "$bin/etsn-transcript" decode - >"$work/decoded.txt"
+grep -q 'Get-Date' "$work/decoded.txt" && grep -q 'CREATE_PIPELINE' "$work/decoded.txt" ||
+    fail "etsn-pcap-import | etsn-transcript decode - does not show the conversation"
 
 # Replayed to etsn: the same screen and exit status as the captured session.
 "$bin/etsn-mockd" --listen 127.0.0.1:0 --replay "$work/imported.xml" --report "$work/replay.json" \
