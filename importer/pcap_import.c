@@ -66,6 +66,13 @@ fail:
 static int ensure_keys(conn_state *st)
 {
     char msg[512];
+    if (st->u && etsn_ntlm_unseal_other_mech(st->u) && !etsn_ntlm_unseal_has_handshake(st->u)) {
+        etsn_error_set(st->err, 0,
+                       "connection %" PRIu64 ": the session authenticated with Kerberos; only "
+                       "NTLM-sealed sessions can be opened with a password",
+                       st->conn);
+        return -1;
+    }
     if (!st->u || !etsn_ntlm_unseal_has_handshake(st->u)) {
         etsn_error_set(st->err, 0,
                        "connection %" PRIu64 ": a sealed body, but no NTLM handshake before it "
@@ -99,8 +106,15 @@ static int open_body(conn_state *st, const http_msg *m, bool from_client, etsn_b
 {
     char msg[512];
     if (m->body.len == 0) return 0;
-    if (!etsn_winrm_is_encrypted((const char *)m->content_type.data))
-        return etsn_buf_append(out, m->body.data, m->body.len);
+    const char *ctype = m->content_type.data ? (const char *)m->content_type.data : "";
+    if (!etsn_winrm_is_encrypted(ctype)) return etsn_buf_append(out, m->body.data, m->body.len);
+    if (strcasestr(ctype, "Kerberos-session-encrypted")) {
+        etsn_error_set(st->err, 0,
+                       "connection %" PRIu64 ": the bodies are sealed with Kerberos; only "
+                       "NTLM-sealed sessions can be opened with a password",
+                       st->conn);
+        return -1;
+    }
     int rc = ensure_keys(st);
     if (rc < 0) return rc;
     if (etsn_ntlm_unseal_body(st->u, from_client, m->body.data, m->body.len, out, msg, sizeof msg) <

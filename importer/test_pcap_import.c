@@ -203,7 +203,7 @@ static void add_pair(tcp_conv *c, double t, const etsn_buf *req, const etsn_buf 
 }
 
 /* The SPNEGO legs as HTTP, then n sealed SOAP exchanges. */
-static void sealed_conversation(tcp_conv *c, int n)
+static void sealed_conversation(tcp_conv *c, int n, double t0, const char *label)
 {
     char err[512];
     etsn_gss *srv = etsn_gss_acceptor_new(users_path, "localhost", err, sizeof err);
@@ -211,7 +211,7 @@ static void sealed_conversation(tcp_conv *c, int n)
                                            "localhost", NULL, 0, err, sizeof err);
     ck_assert_msg(srv && cli, "%s", err);
     etsn_buf tok = ETSN_BUF_INIT, reply = ETSN_BUF_INIT, req = ETSN_BUF_INIT, rsp = ETSN_BUF_INIT;
-    double t = 100.0;
+    double t = t0;
     ck_assert_int_ne(etsn_gss_step(cli, NULL, 0, &tok, err, sizeof err), ETSN_GSS_ERROR);
     while (tok.len > 0) {
         ck_assert_int_ne(etsn_gss_step(srv, tok.data, tok.len, &reply, err, sizeof err),
@@ -235,18 +235,18 @@ static void sealed_conversation(tcp_conv *c, int n)
         char text[160];
         etsn_buf body = ETSN_BUF_INIT;
         snprintf(text, sizeof text,
-                 "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Body>%s "
+                 "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Body>%s%s "
                  "%d</s:Body></s:Envelope>",
-                 "request", i);
+                 label, "request", i);
         ck_assert_int_eq(etsn_winrm_encrypt(cli, ETSN_MECH_SPNEGO, NULL, (uint8_t *)text,
                                             strlen(text), &body, err, sizeof err),
                          0);
         etsn_buf_reset(&req);
         http_request(&req, NULL, ctype, &body);
         snprintf(text, sizeof text,
-                 "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Body>%s "
+                 "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Body>%s%s "
                  "%d</s:Body></s:Envelope>",
-                 "response", i);
+                 label, "response", i);
         ck_assert_int_eq(etsn_winrm_encrypt(srv, ETSN_MECH_SPNEGO, NULL, (uint8_t *)text,
                                             strlen(text), &body, err, sizeof err),
                          0);
@@ -272,7 +272,7 @@ static int buf_sink(void *ctx, const void *data, size_t len)
 START_TEST(test_import_sealed)
 {
     tcp_conv c = {0};
-    sealed_conversation(&c, 3);
+    sealed_conversation(&c, 3, 100.0, "");
     import_result r = {.password = PASSWORD};
     etsn_error err;
     etsn_error_clear(&err);
@@ -315,7 +315,7 @@ END_TEST
 START_TEST(test_import_incomplete)
 {
     tcp_conv c = {0}, late = {0};
-    sealed_conversation(&c, 2);
+    sealed_conversation(&c, 2, 100.0, "");
     /* Drop the handshake: keep the client bytes from the first sealed request. */
     const char *first = memmem(c.bytes[1].data, c.bytes[1].len, "multipart/encrypted", 19);
     ck_assert_ptr_nonnull(first);
@@ -339,9 +339,51 @@ START_TEST(test_import_incomplete)
     ck_assert_int_eq(import_conv(&r2, &tls, 1, &err), 0);
     ck_assert_uint_eq(r2.connections, 0);
     ck_assert_uint_eq(r2.n, 0);
+    /* Kerberos-sealed bodies cannot be opened with a password, and say so. */
+    tcp_conv krb = {0};
+    etsn_buf req = ETSN_BUF_INIT, body = ETSN_BUF_INIT;
+    etsn_buf_append_str(&body, "--Encrypted Boundary\r\n");
+    http_request(&req, NULL, etsn_winrm_crypt_content_type(ETSN_MECH_KERBEROS), &body);
+    ck_assert_int_eq(tcp_conv_add(&krb, true, 1, req.data, req.len, msg, sizeof msg), 0);
+    import_result r3 = {.password = PASSWORD};
+    ck_assert_int_eq(import_conv(&r3, &krb, 1, &err), -1);
+    ck_assert_msg(strstr(err.message, "sealed with Kerberos") != NULL, "%s", err.message);
+    etsn_buf_free(&req);
+    etsn_buf_free(&body);
+    tcp_conv_free(&krb);
     tcp_conv_free(&c);
     tcp_conv_free(&late);
     tcp_conv_free(&tls);
+}
+END_TEST
+
+/* Two connections whose exchanges interleave in time are written in capture
+ * order, each with its connection number. */
+START_TEST(test_import_two_connections)
+{
+    tcp_conv a = {0}, b = {0};
+    sealed_conversation(&a, 2, 100.0, "A-");
+    sealed_conversation(&b, 2, 100.2, "B-");
+    import_result r = {.password = PASSWORD};
+    etsn_error err;
+    ck_assert_msg(import_conv(&r, &a, 1, &err) == 0, "%s", err.message);
+    ck_assert_msg(import_conv(&r, &b, 2, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(r.n, 4);
+    etsn_buf out = ETSN_BUF_INIT;
+    ck_assert_msg(import_write(&r, true, buf_sink, &out, &err) == 0, "%s", err.message);
+    const char *x = (const char *)out.data;
+    const char *order[] = {"A-request 0", "B-request 0", "A-request 1", "B-request 1"};
+    const char *prev = x;
+    for (int i = 0; i < 4; i++) {
+        const char *at = strstr(x, order[i]);
+        ck_assert_msg(at && at > prev, "%s out of order", order[i]);
+        prev = at;
+    }
+    ck_assert(strstr(x, "conn=\"2\"") != NULL);
+    etsn_buf_free(&out);
+    import_result_free(&r);
+    tcp_conv_free(&a);
+    tcp_conv_free(&b);
 }
 END_TEST
 
@@ -358,6 +400,7 @@ int main(void)
     tcase_add_test(tc, test_follow_yaml);
     tcase_add_test(tc, test_import_sealed);
     tcase_add_test(tc, test_import_incomplete);
+    tcase_add_test(tc, test_import_two_connections);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -51,6 +51,7 @@ struct etsn_ntlm_unseal {
     bool keyed;
     bool mic_done[2];    /* the direction's mechListMIC is accounted for */
     unsigned generation; /* AUTHENTICATE messages taken */
+    bool other_mech;     /* SPNEGO carried a mechanism other than NTLM */
     ntlm_dir dir[2];     /* [1] client to server, [0] server to client */
 };
 
@@ -530,11 +531,11 @@ static int take_neg_token(etsn_ntlm_unseal *u, bool from_client, bool init, cons
         }
     }
     if (mech && mech_len > 0) {
+        /* Another mechanism (Kerberos): an optimistic first token may still be
+         * followed by NTLM once the acceptor picks it, so only remember it. */
         if (mech_len < 8 || memcmp(mech, NTLM_SIGNATURE, 8) != 0) {
-            set_err(err, errlen,
-                    "SPNEGO: the mechanism token is not NTLM (a Kerberos session cannot be "
-                    "unsealed with a password)");
-            return ETSN_NTLM_ERROR;
+            u->other_mech = true;
+            return 0;
         }
         int rc = take_ntlm(u, mech, mech_len, err, errlen);
         if (rc < 0) return rc;
@@ -622,6 +623,11 @@ const char *etsn_ntlm_unseal_user(const etsn_ntlm_unseal *u)
     return u->user.data ? (const char *)u->user.data : "";
 }
 
+bool etsn_ntlm_unseal_other_mech(const etsn_ntlm_unseal *u)
+{
+    return u->other_mech;
+}
+
 unsigned etsn_ntlm_unseal_generation(const etsn_ntlm_unseal *u)
 {
     return u->generation;
@@ -686,7 +692,10 @@ crypto:
 int etsn_ntlm_unseal_derive(etsn_ntlm_unseal *u, const char *password, char *err, size_t errlen)
 {
     if (!etsn_ntlm_unseal_has_handshake(u)) {
-        set_err(err, errlen, "NTLM: the capture holds no complete NTLM handshake");
+        set_err(err, errlen, "%s",
+                u->other_mech ? "SPNEGO negotiated Kerberos, not NTLM: a Kerberos session cannot "
+                                "be unsealed with a password"
+                              : "NTLM: the capture holds no complete NTLM handshake");
         return ETSN_NTLM_ERROR;
     }
     const etsn_buf *a = &u->authenticate;

@@ -45,6 +45,9 @@ int etsn_ntlm_unseal_add_token(etsn_ntlm_unseal *u, bool from_client, const uint
 
 /* True once a CHALLENGE and an AUTHENTICATE were seen. */
 bool etsn_ntlm_unseal_has_handshake(const etsn_ntlm_unseal *u);
+/* True when a SPNEGO token carried another mechanism's token (Kerberos);
+ * such tokens are otherwise ignored. */
+bool etsn_ntlm_unseal_other_mech(const etsn_ntlm_unseal *u);
 /* Counts the AUTHENTICATE messages taken: a caller derives again when it
  * changed (a connection that authenticates anew). */
 unsigned etsn_ntlm_unseal_generation(const etsn_ntlm_unseal *u);

@@ -375,7 +375,16 @@ START_TEST(test_malformed)
             etsn_ntlm_unseal_add_header(u, false, ignored[i], strlen(ignored[i]), err, sizeof err),
             0);
     ck_assert(!etsn_ntlm_unseal_has_handshake(u));
+    ck_assert(!etsn_ntlm_unseal_other_mech(u));
     ck_assert_int_eq(etsn_ntlm_unseal_derive(u, "x", err, sizeof err), ETSN_NTLM_ERROR);
+    /* A NegTokenInit whose mechToken is not NTLM (Kerberos) is noted, not fatal. */
+    static const uint8_t krb_init[] = {0x60, 0x12, 0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02,
+                                       0xa0, 0x08, 0x30, 0x06, 0xa2, 0x04, 0x04, 0x02, 0x60, 0x00};
+    ck_assert_int_eq(
+        etsn_ntlm_unseal_add_token(u, true, krb_init, sizeof krb_init, err, sizeof err), 0);
+    ck_assert(etsn_ntlm_unseal_other_mech(u));
+    ck_assert_int_eq(etsn_ntlm_unseal_derive(u, "x", err, sizeof err), ETSN_NTLM_ERROR);
+    ck_assert_msg(strstr(err, "Kerberos") != NULL, "%s", err);
     etsn_buf plain = ETSN_BUF_INIT;
     ck_assert_int_eq(
         etsn_ntlm_unseal_body(u, true, (const uint8_t *)"--x", 3, &plain, err, sizeof err),
