@@ -108,6 +108,7 @@ struct mock_engine {
     size_t n_facts;
     size_t requests, req_sealed, req_plain, req_tls;
     unsigned *runs; /* per fixture pipeline: times its command ran (<pipeline run=>) */
+    bool *replied;  /* per fixture <reply>: already given */
 };
 
 static const etsn_guid zero_guid;
@@ -1241,6 +1242,23 @@ static etsn_value *command_info(const char *name)
     return o;
 }
 
+/* A <pipeline> "GET_COMMAND_METADATA <names>" (a replayed transcript,
+ * replay.c) answers instead of the built-in. */
+static bool recorded_metadata(mock_engine *e, pipe *p, const char *asked)
+{
+    etsn_buf key = ETSN_BUF_INIT;
+    etsn_buf_printf(&key, "GET_COMMAND_METADATA %s", asked);
+    const fx_pipeline *fp = key.data ? mock_fixture_find_pipeline(e->fx, (char *)key.data) : NULL;
+    etsn_buf_free(&key);
+    if (!fp) return false;
+    fp = mock_fixture_pipeline_run(e->fx, fp, ++e->runs[fp - e->fx->pipelines]);
+    p->steps = fp->steps;
+    p->n_steps = fp->n_steps;
+    fx_cursor_init(&p->cur, p->steps, p->n_steps);
+    p->st = PS_RUNNING;
+    return true;
+}
+
 static void command_metadata(mock_engine *e, shell *sh, pipe *p, const etsn_value *v)
 {
     const etsn_value *names = etsn_v_get(v, "Name");
@@ -1256,7 +1274,9 @@ static void command_metadata(mock_engine *e, shell *sh, pipe *p, const etsn_valu
     if (!p->text) p->text = strdup("(GET_COMMAND_METADATA)");
     add_fact(e, "command-metadata-requested", true, asked.data ? (char *)asked.data : "");
     event(e, "command-metadata", "%s", asked.data ? (char *)asked.data : "");
+    bool recorded = recorded_metadata(e, p, asked.data ? (char *)asked.data : "");
     etsn_buf_free(&asked);
+    if (recorded) return;
     static const char *const ct[] = {"Selected.Microsoft.PowerShell.Commands.GenericMeasureInfo",
                                      "System.Management.Automation.PSCustomObject", "System.Object",
                                      NULL};
@@ -2140,7 +2160,9 @@ static int do_signal(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
             fe.target_type = "";
             queue_state(e, sh, p, ETSN_PIPE_STOPPED, &fe);
         }
-    } else if (!strcmp(code, ETSN_SIGNAL_TERMINATE)) {
+    } else if (!strcasecmp(code, ETSN_SIGNAL_TERMINATE)) {
+        /* Case-insensitive: WinRM accepts pypsrp's ".../signal/Terminate"
+         * (pypsrp's recording test_psrp_multiple_invocations). */
         add_fact(e, "signal-terminate", true, p->text ? p->text : p->command_id);
         event(e, "signal", "terminate on '%s'", p->text ? p->text : p->command_id);
         if (p->st != PS_FINISHED || !p->done_reported)
@@ -2280,6 +2302,19 @@ static const char *action_name(etsn_wsman_action a)
     }
 }
 
+/* The next unused <reply> for this action (a replayed transcript), given
+ * with the live ids; 0 when there is none. */
+static int recorded_reply(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
+{
+    for (size_t i = 0; m->action_uri && i < e->fx->n_replies; i++) {
+        if (e->replied[i] || strcmp(e->fx->replies[i].action, m->action_uri)) continue;
+        e->replied[i] = true;
+        event(e, "recorded-reply", "%s (line %d)", m->action_uri, e->fx->replies[i].line);
+        return mock_replay_reply(&e->fx->replies[i], m->message_id, m->shell_id, reply);
+    }
+    return 0;
+}
+
 int mock_engine_handle(void *ctx, uint64_t conn_id, const char *user, const uint8_t *soap,
                        size_t len, etsn_buf *reply)
 {
@@ -2332,6 +2367,7 @@ int mock_engine_handle(void *ctx, uint64_t conn_id, const char *user, const uint
             status = do_delete(e, &m, reply);
             break;
         default: {
+            if ((status = recorded_reply(e, &m, reply)) > 0) break;
             unmatched(e, m.action_uri ? m.action_uri : "(no Action)",
                       "Create, Command, Send, Receive, Signal or Delete",
                       "action %s is not a shell operation", action_name(m.action));
@@ -2381,15 +2417,17 @@ mock_engine *mock_engine_new(const mock_fixture *fx)
     e->fx = fx;
     e->report = mock_report_new(fx->name);
     e->runs = calloc(fx->n_pipelines + 1, sizeof *e->runs);
+    e->replied = calloc(fx->n_replies + 1, sizeof *e->replied);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     int rc = pthread_cond_init(&e->cv, &ca);
     pthread_condattr_destroy(&ca);
-    if (!e->report || !e->runs || rc || pthread_mutex_init(&e->mu, NULL)) {
+    if (!e->report || !e->runs || !e->replied || rc || pthread_mutex_init(&e->mu, NULL)) {
         if (!rc) pthread_cond_destroy(&e->cv);
         mock_report_free(e->report);
         free(e->runs);
+        free(e->replied);
         free(e);
         return NULL;
     }
@@ -2418,6 +2456,7 @@ void mock_engine_free(mock_engine *e)
     }
     free(e->facts);
     free(e->runs);
+    free(e->replied);
     mock_report_free(e->report);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->mu);
