@@ -205,6 +205,13 @@ void fx_steps_free(fx_step *steps, size_t n)
 void mock_fixture_free(mock_fixture *fx)
 {
     if (!fx) return;
+    for (size_t i = 0; i < fx->n_replies; i++) {
+        free(fx->replies[i].action);
+        free(fx->replies[i].relates_to);
+        free(fx->replies[i].shell_id);
+        free(fx->replies[i].envelope);
+    }
+    free(fx->replies);
     free(fx->name);
     free(fx->description);
     free(fx->computer);
@@ -1404,6 +1411,34 @@ static int parse_completion(lctx *c, const xmlNode *n, mock_fixture *fx)
     return 0;
 }
 
+static int parse_reply(lctx *c, const xmlNode *n, mock_fixture *fx)
+{
+    static const char *const allowed[] = {"action", "status", "relates-to", "shell-id", NULL};
+    if (check_attrs(c, n, allowed) < 0) return -1;
+    fx_reply *r = realloc(fx->replies, (fx->n_replies + 1) * sizeof *r);
+    if (!r) return fail(c, n, "out of memory");
+    fx->replies = r;
+    r = &r[fx->n_replies++];
+    memset(r, 0, sizeof *r);
+    r->line = (int)xmlGetLineNo(n);
+    long status;
+    if (int_attr(c, n, "status", 200, &status) < 0) return -1;
+    r->status = (int)status;
+    r->action = get_attr(n, "action");
+    r->relates_to = get_attr(n, "relates-to");
+    r->shell_id = get_attr(n, "shell-id");
+    if (!r->action) return fail(c, n, "<reply> needs action=");
+    const xmlNode *env = NULL;
+    for (const xmlNode *ch = n->children; ch && !env; ch = ch->next)
+        if (ch->type == XML_ELEMENT_NODE) env = ch;
+    xmlBufferPtr xb = xmlBufferCreate();
+    if (!xb) return fail(c, n, "out of memory");
+    if (env) xmlNodeDump(xb, n->doc, (xmlNode *)env, 0, 0);
+    r->envelope = strdup(xmlBufferLength(xb) ? (const char *)xmlBufferContent(xb) : "");
+    xmlBufferFree(xb);
+    return r->envelope ? 0 : fail(c, n, "out of memory");
+}
+
 static int parse_root(lctx *c, const xmlNode *root, mock_fixture *fx)
 {
     if (!is_el(root, "scenario")) return fail(c, root, "the root element must be <scenario>");
@@ -1463,6 +1498,8 @@ static int parse_root(lctx *c, const xmlNode *root, mock_fixture *fx)
                     return fail(c, n, "<pipeline command=\"%s\"> defined twice (line %d)",
                                 p->command, fx->pipelines[i].line);
             if (parse_steps(c, n, &p->steps, &p->n_steps, 0) < 0) return -1;
+        } else if (is_el(n, "reply")) {
+            if (parse_reply(c, n, fx) < 0) return -1;
         } else if (is_el(n, "expect")) {
             static const char *const a[] = {"id", "description", NULL};
             if (check_attrs(c, n, a) < 0) return -1;

@@ -146,6 +146,18 @@ typedef struct {
     int line;
 } fx_completion;
 
+/* <reply action="URI" status= relates-to= shell-id=>ENVELOPE</reply>: a
+ * recorded answer to a request the engine does not model (WS-Transfer Get,
+ * ...), given once, in file order, to the next such request (replay.c). */
+typedef struct {
+    char *action;
+    int status;       /* HTTP status as recorded */
+    char *relates_to; /* the recorded request's MessageID, replaced by the live one */
+    char *shell_id;   /* the recorded ShellId, replaced by the live one (may be NULL) */
+    char *envelope;   /* the recorded response, "" for none */
+    int line;
+} fx_reply;
+
 typedef struct {
     char *domain; /* may be "" */
     char *name;
@@ -181,6 +193,8 @@ typedef struct {
     size_t n_pipelines;
     fx_expect *expects;
     size_t n_expects;
+    fx_reply *replies;
+    size_t n_replies;
 } mock_fixture;
 
 /* Loads a fixture. On failure returns NULL and writes "FILE:LINE: reason". */

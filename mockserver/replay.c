@@ -19,9 +19,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-
 #define MAX_PIPELINES 100000
 #define STEP_MESSAGE 0
 #define STEP_HOST_CALL 1
@@ -42,7 +39,10 @@ typedef struct {
     etsn_guid pid;
     char *command;
     unsigned run;
-    bool metadata; /* GET_COMMAND_METADATA, answered by the engine's built-in */
+    bool metadata; /* GET_COMMAND_METADATA */
+    bool pool;     /* a pool request (SET_MAX_RUNSPACES, PUBLIC_KEY, ...) named by its type */
+    bool drop;     /* PUBLIC_KEY that was answered: the engine answers it with a fresh key */
+    int64_t ci;    /* pool request: its call id, to find the answer */
     bool signalled;
     rstep *steps;
     size_t n_steps;
@@ -52,8 +52,9 @@ typedef struct {
     rpipe *p;
     size_t n;
     char protocol[16], ps_version[64], edition[32];
-    bool key_request, key_exchange, created, opened, metadata, deleted, ctrl_c;
+    bool key_request, key_exchange, key_answered, created, opened, metadata, deleted, ctrl_c;
     etsn_buf wanted, returned; /* command names, comma separated */
+    etsn_buf replies;          /* <reply> elements for actions the engine does not model */
     unsigned labels;
     size_t bytes;
     char *err;
@@ -113,8 +114,16 @@ static void client_pipeline(rstate *s, const etsn_transcript_message *m, const e
 {
     etsn_buf text = ETSN_BUF_INIT;
     if (m->type == ETSN_MSG_GET_COMMAND_METADATA) {
+        /* The engine looks a recorded answer up by this text (engine.c,
+         * recorded_metadata): the names as asked, joined by ", ". */
         s->metadata = true;
-        names_of(etsn_v_path(v, "Name"), &s->wanted);
+        const etsn_value *names = etsn_v_path(v, "Name");
+        etsn_buf_append_str(&text, "GET_COMMAND_METADATA ");
+        for (size_t i = 0; names && i < names->n_items && i < 64; i++) {
+            const char *n = etsn_v_as_str(names->items[i]);
+            if (n) etsn_buf_printf(&text, "%s%s", i ? ", " : "", n);
+        }
+        names_of(names, &s->wanted);
     } else if (mock_engine_pipeline_text(v, &text) < 0) {
         return;
     }
@@ -122,9 +131,8 @@ static void client_pipeline(rstate *s, const etsn_transcript_message *m, const e
     if (p) {
         p->metadata = m->type == ETSN_MSG_GET_COMMAND_METADATA;
         p->command = text.data ? etsn_buf_steal(&text) : strdup("");
-        for (size_t i = 0; !p->metadata && i + 1 < s->n; i++)
-            if (!s->p[i].metadata && fx_command_equal(s->p[i].command, p->command))
-                p->run = s->p[i].run;
+        for (size_t i = 0; i + 1 < s->n; i++)
+            if (fx_command_equal(s->p[i].command, p->command)) p->run = s->p[i].run;
         p->run++;
     }
     etsn_buf_free(&text);
@@ -165,10 +173,43 @@ static void host_response(rstate *s, const etsn_transcript_message *m, const ets
     }
 }
 
+/* A pool request becomes a <pipeline> named after its type (engine.c,
+ * recorded_pool_answer): its steps are the answer the server gave. */
+static void pool_request(rstate *s, const etsn_transcript_message *m, const etsn_value *v)
+{
+    static const etsn_guid none;
+    rpipe *p = new_pipe(s, &none);
+    const char *name = etsn_message_type_name(m->type);
+    if (!p || !(p->command = strdup(name ? name : "?"))) return;
+    p->pool = true;
+    if (v && !etsn_v_as_i64(etsn_v_get(v, "ci"), &p->ci))
+        etsn_v_as_i64(etsn_v_get(v, "CI"), &p->ci);
+    for (size_t i = 0; i + 1 < s->n; i++)
+        if (fx_command_equal(s->p[i].command, p->command)) p->run = s->p[i].run;
+    p->run++;
+}
+
+static rpipe *pending_pool(rstate *s, const char *type, const int64_t *ci)
+{
+    for (size_t i = s->n; i-- > 0;) {
+        rpipe *p = &s->p[i];
+        if (p->pool && !p->n_steps && !p->drop && !strcmp(p->command, type) &&
+            (!ci || p->ci == *ci))
+            return p;
+    }
+    return NULL;
+}
+
 static void from_client(rstate *s, const etsn_transcript_message *m)
 {
     etsn_value *v = parse_body(m);
     switch (m->type) {
+    case ETSN_MSG_SET_MAX_RUNSPACES:
+    case ETSN_MSG_SET_MIN_RUNSPACES:
+    case ETSN_MSG_GET_AVAILABLE_RUNSPACES:
+    case ETSN_MSG_RESET_RUNSPACE_STATE:
+        pool_request(s, m, v);
+        break;
     case ETSN_MSG_CREATE_PIPELINE:
     case ETSN_MSG_GET_COMMAND_METADATA:
         if (v) client_pipeline(s, m, v);
@@ -181,6 +222,7 @@ static void from_client(rstate *s, const etsn_transcript_message *m)
         break;
     case ETSN_MSG_PUBLIC_KEY:
         s->key_exchange = true;
+        pool_request(s, m, v);
         break;
     default:
         break;
@@ -188,35 +230,14 @@ static void from_client(rstate *s, const etsn_transcript_message *m)
     etsn_v_free(v);
 }
 
-/* The mp items of a host call, each as CLIXML text (verbatim). */
-static char *host_params(const char *body, size_t len)
+/* The mp items of a host call, each as standalone CLIXML: written from the
+ * parsed value, since an item may refer (TNRef, Ref) to type names and
+ * objects defined elsewhere in the message. */
+static char *host_params(const etsn_value *v)
 {
-    xmlDocPtr doc = xmlReadMemory(body, (int)len, NULL, "UTF-8",
-                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+    const etsn_value *mp = etsn_v_get(v, "mp");
     etsn_buf out = ETSN_BUF_INIT;
-    for (xmlNodePtr ms = root ? root->children : NULL; ms; ms = ms->next) {
-        if (ms->type != XML_ELEMENT_NODE || strcmp((const char *)ms->name, "MS") != 0) continue;
-        for (xmlNodePtr mp = ms->children; mp; mp = mp->next) {
-            xmlChar *n = mp->type == XML_ELEMENT_NODE ? xmlGetProp(mp, (const xmlChar *)"N") : NULL;
-            bool is_mp = n && strcmp((const char *)n, "mp") == 0;
-            xmlFree(n);
-            if (!is_mp) continue;
-            /* <Obj N="mp"><TN>…</TN><LST>items</LST></Obj> */
-            for (xmlNodePtr l = mp->children; l; l = l->next) {
-                if (l->type != XML_ELEMENT_NODE || strcmp((const char *)l->name, "LST") != 0)
-                    continue;
-                for (xmlNodePtr it = l->children; it; it = it->next) {
-                    if (it->type != XML_ELEMENT_NODE) continue;
-                    xmlBufferPtr xb = xmlBufferCreate();
-                    xmlNodeDump(xb, doc, it, 0, 0);
-                    etsn_buf_append(&out, xmlBufferContent(xb), (size_t)xmlBufferLength(xb));
-                    xmlBufferFree(xb);
-                }
-            }
-        }
-    }
-    xmlFreeDoc(doc);
+    for (size_t i = 0; mp && i < mp->n_items; i++) etsn_clixml_write(mp->items[i], &out);
     if (!out.data) etsn_buf_append_str(&out, "");
     return etsn_buf_steal(&out);
 }
@@ -224,12 +245,9 @@ static char *host_params(const char *body, size_t len)
 static void server_pipeline_message(rstate *s, rpipe *p, const etsn_transcript_message *m,
                                     const etsn_value *v)
 {
-    if (p->metadata) {
-        if (m->type == ETSN_MSG_PIPELINE_OUTPUT) {
-            const char *n = etsn_v_as_str(etsn_v_get(v, "Name"));
-            if (n) etsn_buf_printf(&s->returned, "%s%s", s->returned.len ? "," : "", n);
-        }
-        return;
+    if (p->metadata && m->type == ETSN_MSG_PIPELINE_OUTPUT) {
+        const char *n = etsn_v_as_str(etsn_v_get(v, "Name"));
+        if (n) etsn_buf_printf(&s->returned, "%s%s", s->returned.len ? "," : "", n);
     }
     int64_t state = 0;
     if (m->type == ETSN_MSG_PIPELINE_STATE && p->signalled &&
@@ -243,7 +261,7 @@ static void server_pipeline_message(rstate *s, rpipe *p, const etsn_transcript_m
             return;
         st->ci = ci;
         st->method = (int)mi;
-        st->xml = host_params(m->body, m->body_len);
+        st->xml = host_params(v);
         if (ci >= 0) st->label = ++s->labels;
         return;
     }
@@ -268,6 +286,20 @@ static void server_pool_message(rstate *s, const etsn_transcript_message *m, con
             snprintf(s->edition, sizeof s->edition, "%s", t);
     }
     if (m->type == ETSN_MSG_PUBLIC_KEY_REQUEST) s->key_request = true;
+    int64_t ci = 0;
+    rpipe *p;
+    if (m->type == ETSN_MSG_RUNSPACE_AVAILABILITY && etsn_v_as_i64(etsn_v_get(v, "ci"), &ci)) {
+        const char *types[] = {"SET_MAX_RUNSPACES", "SET_MIN_RUNSPACES", "GET_AVAILABLE_RUNSPACES",
+                               "RESET_RUNSPACE_STATE"};
+        for (size_t i = 0; i < 4; i++) {
+            if (!(p = pending_pool(s, types[i], &ci))) continue;
+            rstep *st = new_step(s, p, STEP_MESSAGE);
+            if (st) st->type = m->type, st->xml = strdup(m->body);
+            break;
+        }
+    }
+    if (m->type == ETSN_MSG_ENCRYPTED_SESSION_KEY && (p = pending_pool(s, "PUBLIC_KEY", NULL)))
+        p->drop = s->key_answered = true;
 }
 
 static void from_server(rstate *s, const etsn_transcript_message *m)
@@ -283,14 +315,41 @@ static void from_server(rstate *s, const etsn_transcript_message *m)
     etsn_v_free(v);
 }
 
+static void attr(etsn_buf *b, const char *name, const char *v);
+
+/* A request the engine does not model (WS-Transfer Get, Disconnect, ...):
+ * its recorded answer becomes a <reply>, given back in order. */
+static void unmodelled(rstate *s, const etsn_transcript_record *r)
+{
+    const etsn_wsman_msg *q = &r->request;
+    etsn_buf_append_str(&s->replies, "  <reply");
+    attr(&s->replies, "action", q->action_uri);
+    etsn_buf_printf(&s->replies, " status=\"%d\"", r->status);
+    attr(&s->replies, "relates-to", q->message_id);
+    attr(&s->replies, "shell-id", q->shell_id);
+    etsn_buf_printf(&s->replies, ">%s</reply>\n", r->response_xml ? r->response_xml : "");
+    s->bytes += r->response_xml_len;
+}
+
 /* WS-Man actions that are expectations by themselves. */
 static void request(rstate *s, const etsn_transcript_record *r)
 {
     const etsn_wsman_msg *q = &r->request;
+    if (q->action == ETSN_WSMAN_UNKNOWN && q->action_uri) unmodelled(s, r);
+    /* An unknown ShellId/CommandId fault the recorded client met: the engine
+     * gives it back instead of calling the request unmatched. */
+    if (q->action != ETSN_WSMAN_UNKNOWN && r->has_response &&
+        r->response.action == ETSN_WSMAN_FAULT && r->response.fault_subcode &&
+        strstr(r->response.fault_subcode, "InvalidSelectors"))
+        unmodelled(s, r);
     if (q->action == ETSN_WSMAN_CREATE && r->status == 200) s->created = true;
     if (q->action == ETSN_WSMAN_DELETE) s->deleted = true;
+    if (q->action == ETSN_WSMAN_SIGNAL && q->signal_code &&
+        strcmp(q->signal_code, ETSN_SIGNAL_CTRL_C) != 0 &&
+        strcasecmp(q->signal_code, ETSN_SIGNAL_TERMINATE) != 0)
+        unmodelled(s, r); /* a code the engine does not know, answered as recorded */
     if (q->action == ETSN_WSMAN_SIGNAL && q->signal_code && q->command_id &&
-        strstr(q->signal_code, "crtl_c")) {
+        !strcmp(q->signal_code, ETSN_SIGNAL_CTRL_C)) {
         etsn_guid g;
         rpipe *p = etsn_guid_parse(q->command_id, &g) ? find_pipe(s, &g) : NULL;
         s->ctrl_c = true;
@@ -337,11 +396,19 @@ static int collect(rstate *s)
 
 /* ---- writing the scenario ---- */
 
+/* An attribute; line breaks and tabs as character references, since XML
+ * turns them into spaces in attribute values (a multi-line command in
+ * expect id="pipeline:..."). */
 static void attr(etsn_buf *b, const char *name, const char *v)
 {
     if (!v || !*v) return;
     etsn_buf_printf(b, " %s=\"", name);
-    etsn_buf_append_xml_escaped(b, v, strlen(v));
+    for (const char *p = v; *p;) {
+        size_t n = strcspn(p, "\r\n\t");
+        etsn_buf_append_xml_escaped(b, p, n);
+        p += n;
+        if (*p) etsn_buf_printf(b, "&#%d;", *p++);
+    }
     etsn_buf_append_str(b, "\"");
 }
 
@@ -384,10 +451,10 @@ static void write_pipeline_expects(etsn_buf *b, const rstate *s)
 {
     for (size_t i = 0; i < s->n; i++) {
         const rpipe *p = &s->p[i];
-        if (p->metadata) continue;
         etsn_buf id = ETSN_BUF_INIT;
         etsn_buf_printf(&id, "pipeline:%s", p->command);
-        if (p->run == 1) write_expect(b, (const char *)id.data, "the recorded client ran it");
+        if (p->run == 1 && !p->metadata && !p->pool)
+            write_expect(b, (const char *)id.data, "the recorded client ran it");
         etsn_buf_free(&id);
         for (size_t j = 0; j < p->n_steps; j++) {
             const rstep *st = &p->steps[j];
@@ -406,7 +473,7 @@ static void write_expects(etsn_buf *b, const rstate *s, bool sealed)
     if (s->opened) write_expect(b, "pool-opened", "the recorded client opened the pool");
     if (s->metadata)
         write_expect(b, "command-metadata-requested", "the recorded client asked for commands");
-    if (s->key_exchange && strcmp(s->protocol, "2.4") != 0)
+    if (s->key_exchange && s->key_answered && strcmp(s->protocol, "2.4") != 0)
         write_expect(b, "session-key-exchanged", "the recorded client exchanged a session key");
     write_pipeline_expects(b, s);
     if (s->ctrl_c) write_expect(b, "signal-ctrl-c", "the recorded client pressed Ctrl+C");
@@ -483,13 +550,14 @@ static void write_scenario(etsn_buf *b, const rstate *s, const mock_fixture *bas
     write_server(b, s, base);
     for (size_t i = 0; i < s->n; i++) {
         const rpipe *p = &s->p[i];
-        if (p->metadata) continue;
+        if (p->drop) continue;
         etsn_buf_printf(b, "  <pipeline run=\"%u\">\n    <command>", p->run);
         etsn_buf_append_xml_escaped(b, p->command, strlen(p->command));
         etsn_buf_append_str(b, "</command>\n");
         for (size_t j = 0; j < p->n_steps; j++) write_step(b, &p->steps[j]);
         etsn_buf_append_str(b, "  </pipeline>\n");
     }
+    if (s->replies.len) etsn_buf_append(b, s->replies.data, s->replies.len);
     write_expects(b, s, sealed);
     etsn_buf_append_str(b, "</scenario>\n");
 }
@@ -507,6 +575,7 @@ static void rstate_free(rstate *s)
     free(s->p);
     etsn_buf_free(&s->wanted);
     etsn_buf_free(&s->returned);
+    etsn_buf_free(&s->replies);
 }
 
 /* Whether the transcript says it was sealed (its <transcript sealed=>). */
@@ -544,6 +613,38 @@ mock_fixture *mock_replay_load(const char *path, const mock_fixture *base, char 
         fx = mock_fixture_load_memory((const char *)xml.data, xml.len, path, err, errlen);
     etsn_buf_free_secure(&xml);
     return fx;
+}
+
+/* ---- recorded replies ---- */
+
+/* Appends s with every occurrence of from (case-insensitive: GUIDs are
+ * written in either case) replaced by to. */
+static void replace_all(etsn_buf *out, const char *s, const char *from, const char *to)
+{
+    size_t fl = from && to ? strlen(from) : 0;
+    for (const char *p = s, *q; *p; p = q + fl) {
+        q = fl ? strcasestr(p, from) : NULL;
+        if (!q) {
+            etsn_buf_append_str(out, p);
+            return;
+        }
+        etsn_buf_append(out, p, (size_t)(q - p));
+        etsn_buf_append_str(out, to);
+    }
+}
+
+int mock_replay_reply(const fx_reply *r, const char *message_id, const char *shell_id,
+                      etsn_buf *out)
+{
+    etsn_buf tmp = ETSN_BUF_INIT;
+    etsn_buf_reset(out);
+    replace_all(&tmp, r->envelope, r->relates_to, message_id);
+    replace_all(out, tmp.data ? (const char *)tmp.data : "", r->shell_id, shell_id);
+    etsn_buf_free(&tmp);
+    if (!out->data) etsn_buf_append_str(out, "");
+    /* No response was recorded (the connection failed): the nearest a
+     * server can do is fail the request without a body. */
+    return r->status > 0 ? r->status : 503;
 }
 
 /* ---- near-miss diff ---- */

@@ -30,6 +30,13 @@ int mock_replay_scenario(const char *path, const mock_fixture *base, etsn_buf *x
 mock_fixture *mock_replay_load(const char *path, const mock_fixture *base, char *err,
                                size_t errlen);
 
+/* A recorded <reply> given to a live request: the recorded envelope with
+ * the recorded MessageID (RelatesTo) and ShellId replaced by the live ones.
+ * Returns the HTTP status to answer with (500 with a WS-Man fault when the
+ * recorded connection failed without a response). */
+int mock_replay_reply(const fx_reply *r, const char *message_id, const char *shell_id,
+                      etsn_buf *out);
+
 /* A short readable diff of two texts (a recorded request and the live one):
  * the first line that differs, both versions, and a caret under the first
  * differing column. Appended to out. */

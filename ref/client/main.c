@@ -195,7 +195,10 @@ static int run(const etsn_args *a)
     }
     etsn_line_input_finish(&input);
     etsn_credential_free(&cred);
-    if (status == ETSN_EXIT_OPEN_FAILED) {
+    /* Status 1 is also what `exit 1` / SetShouldExit(1) on the server gives
+     * (found replaying pypsrp's test_psrp_pshost_methods): only an actual
+     * failure to open has an error to print. */
+    if (status == ETSN_EXIT_OPEN_FAILED && (err.message[0] || err.fqid[0])) {
         if (!err.fqid[0]) {
             /* fanin/WSManTransportManager.cs: the text every connection
              * failure is wrapped in. */
