@@ -38,10 +38,10 @@ if ! grep -q "listening on" "$work/tcpdump.err" || ! kill -0 "$cap_pid" 2>/dev/n
 fi
 printf 'P@ssw0rd-for-tests\n' >"$work/pw"
 chmod 600 "$work/pw"
-printf 'Get-Date\nhostname\nexit\n' >"$work/stdin"
+printf 'Get-Date\nhostname\nexit\n' >"$work/session.stdin"
 rc=0
 ETSN_PASSWORD_FILE="$work/pw" "$bin/etsn" -ComputerName 127.0.0.1 -Port "$port" \
-    -Credential 'CONTOSO\alice' <"$work/stdin" >"$work/session.out" || rc=$?
+    -Credential 'CONTOSO\alice' <"$work/session.stdin" >"$work/session.out" 2>"$work/session.err" || rc=$?
 echo "$rc" >"$work/session.rc"
 sleep 0.3
 kill "$cap_pid"; wait "$cap_pid" 2>/dev/null || true; cap_pid=

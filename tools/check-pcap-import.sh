@@ -1,43 +1,92 @@
 #!/usr/bin/env bash
-# Part of the capture check (tools/check-capture.sh calls it with its work
-# directory: session.pcap, pw, stdin, session.out, session.rc). Imports the
-# sealed capture with etsn-pcap-import and checks the transcript: one
-# exchange per POST with a body (counted by tshark's own HTTP dissector),
-# every request and response decrypted, the SOAP actions and the commands
-# typed present, no password; a wrong password refused with exit 3; the
-# transcript replayed to etsn by etsn-mockd --replay gives the same screen
-# and exit status; etsn-transcript decode prints the conversation.
+# Part of the capture check: tools/check-capture.sh calls it, as root, with
+# its work directory (session.pcap, session.stdin/.out/.err/.rc: a sealed
+# etsn <-> etsn-mockd session on plain-session.xml, and pw). A second session
+# is captured here on recorded-session.xml (errors, warnings, Read-Host, a
+# SecureString, exit 5). Each capture is imported with etsn-pcap-import and
+# the password, and must give: one exchange per POST with a body (counted by
+# tshark's own HTTP dissector), every request and response decrypted, the
+# SOAP actions and the commands typed, no password or SecureString; and,
+# replayed to etsn by etsn-mockd --replay, the same screen and exit status.
+# A wrong password is refused with exit 3; import | etsn-transcript decode -
+# prints the conversation.
 # Usage: tools/check-pcap-import.sh BIN_DIR WORK_DIR
 set -euo pipefail
 bin=$1 work=$2
-mock_pid=
-cleanup() { [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null && wait "$mock_pid" 2>/dev/null || true; }
+mock_pid= cap_pid=
+cleanup() {
+    [ -n "$cap_pid" ] && kill "$cap_pid" 2>/dev/null && wait "$cap_pid" 2>/dev/null || true
+    [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null && wait "$mock_pid" 2>/dev/null || true
+}
 trap cleanup EXIT
 fail() { echo "pcap import check: FAILED: $*"; exit 1; }
 command -v tshark >/dev/null || fail "tshark is missing (make deps installs it)"
 
-ETSN_PASSWORD_FILE="$work/pw" "$bin/etsn-pcap-import" -o "$work/imported.xml" "$work/session.pcap" \
-    2>"$work/import.err" || { cat "$work/import.err"; fail "etsn-pcap-import exited $?"; }
-posts=$(tshark -r "$work/session.pcap" -n -Y 'http.request.method == "POST" && http.content_length > 0' \
-        -T fields -e frame.number 2>/dev/null | wc -l)
-exchanges=$(grep -c '<exchange ' "$work/imported.xml" || true)
-requests=$(grep -c '<request>' "$work/imported.xml" || true)
-envelopes=$(grep -c '<s:Envelope ' "$work/imported.xml" || true)
-[ "$posts" -gt 0 ] && [ "$exchanges" = "$posts" ] && [ "$requests" = "$posts" ] ||
-    fail "$exchanges exchanges imported for $posts POSTs with a body"
-# Every request and every response is a decrypted SOAP envelope.
-[ "$envelopes" = $((2 * posts)) ] || fail "$envelopes SOAP envelopes for $posts exchanges"
-grep -q 'status="[^2]' "$work/imported.xml" && fail "an exchange has a status other than 2xx"
-for action in transfer/Create transfer/CreateResponse shell/Command shell/CommandResponse \
-    shell/Receive shell/ReceiveResponse transfer/Delete transfer/DeleteResponse; do
-    grep -q "/$action</a:Action>" "$work/imported.xml" || fail "no $action in the transcript"
-done
-for text in Get-Date hostname 'name="CREATE_PIPELINE"' 'name="SESSION_CAPABILITY"'; do
-    grep -q "$text" "$work/imported.xml" || fail "'$text' is not in the transcript"
-done
-grep -q 'source="etsn-pcap-import"' "$work/imported.xml" && grep -q 'sealed="true"' "$work/imported.xml" ||
-    fail "the transcript header does not say source etsn-pcap-import, sealed"
-grep -q 'P@ssw0rd' "$work/imported.xml" && fail "the password is in the transcript"
+# start_mock NAME ARGS...: etsn-mockd on a free port; sets port.
+start_mock() {
+    local name=$1
+    shift
+    "$bin/etsn-mockd" --listen 127.0.0.1:0 --report "$work/$name.json" "$@" \
+        >"$work/$name.mock" 2>"$work/$name.mockerr" &
+    mock_pid=$!
+    for _ in $(seq 100); do [ -s "$work/$name.mock" ] && break; sleep 0.05; done
+    local url
+    url=$(head -n 1 "$work/$name.mock")
+    [ -n "$url" ] || fail "etsn-mockd $* did not start: $(cat "$work/$name.mockerr")"
+    port=${url##*:}; port=${port%%/*}
+}
+stop_mock() { kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true; mock_pid=; }
+
+# run_etsn NAME STDIN: etsn against $port; NAME.out, NAME.err, NAME.rc.
+run_etsn() {
+    local rc=0
+    ETSN_PASSWORD_FILE="$work/pw" "$bin/etsn" -ComputerName 127.0.0.1 -Port "$port" \
+        -Credential 'CONTOSO\alice' <"$2" >"$work/$1.out" 2>"$work/$1.err" || rc=$?
+    echo "$rc" >"$work/$1.rc"
+}
+
+# check_import NAME COMMAND...: imports NAME.pcap, checks the transcript, replays it.
+check_import() {
+    local name=$1 t="$work/$1.imported.xml"
+    shift
+    ETSN_PASSWORD_FILE="$work/pw" "$bin/etsn-pcap-import" -o "$t" "$work/$name.pcap" \
+        2>"$work/$name.import.err" || { cat "$work/$name.import.err"; fail "$name: etsn-pcap-import failed"; }
+    local posts exchanges envelopes
+    posts=$(tshark -r "$work/$name.pcap" -n -Y 'http.request.method == "POST" && http.content_length > 0' \
+            -T fields -e frame.number 2>/dev/null | wc -l)
+    exchanges=$(grep -c '<exchange ' "$t" || true)
+    envelopes=$(grep -c '<s:Envelope ' "$t" || true)
+    [ "$posts" -gt 0 ] && [ "$exchanges" = "$posts" ] ||
+        fail "$name: $exchanges exchanges imported for $posts POSTs with a body"
+    # Every request and every response is a decrypted SOAP envelope.
+    [ "$envelopes" = $((2 * posts)) ] || fail "$name: $envelopes SOAP envelopes for $posts exchanges"
+    for action in transfer/Create transfer/CreateResponse shell/Command shell/CommandResponse \
+        shell/Receive shell/ReceiveResponse transfer/Delete transfer/DeleteResponse; do
+        grep -q "/$action</a:Action>" "$t" || fail "$name: no $action in the transcript"
+    done
+    for text in "$@" 'name="CREATE_PIPELINE"' 'name="SESSION_CAPABILITY"' 'source="etsn-pcap-import"' \
+        'sealed="true"'; do
+        grep -qF "$text" "$t" || fail "$name: '$text' is not in the transcript"
+    done
+    grep -q -e 'P@ssw0rd' -e hunter2 "$t" && fail "$name: a secret is in the transcript"
+
+    # Replayed to etsn: the same screen and exit status as the captured session.
+    start_mock "$name.replay" --replay "$t"
+    run_etsn "$name.replay" "$work/$name.stdin"
+    stop_mock
+    cmp -s "$work/$name.out" "$work/$name.replay.out" ||
+        { diff "$work/$name.out" "$work/$name.replay.out" || true; fail "$name: the replayed screen differs"; }
+    cmp -s "$work/$name.err" "$work/$name.replay.err" ||
+        { diff "$work/$name.err" "$work/$name.replay.err" || true; fail "$name: the replayed stderr differs"; }
+    [ "$(cat "$work/$name.replay.rc")" = "$(cat "$work/$name.rc")" ] ||
+        fail "$name: the replay exited $(cat "$work/$name.replay.rc"), the session $(cat "$work/$name.rc")"
+    grep -q '"met": false' "$work/$name.replay.json" && fail "$name: an expectation of the replay is unmet"
+    grep -q '"unmatched": \[\]' "$work/$name.replay.json" || fail "$name: the replay has unmatched requests"
+    echo "pcap import check: $name: $exchanges exchanges for $posts POSTs with a body, all decrypted;" \
+         "replay to etsn: same screen, exit $(cat "$work/$name.rc")"
+}
+
+check_import session Get-Date hostname
 
 # A wrong password is refused, clearly, with exit status 3 and no output file.
 printf 'not-the-password\n' >"$work/pw-wrong"
@@ -55,22 +104,26 @@ ETSN_PASSWORD_FILE="$work/pw" "$bin/etsn-pcap-import" -q "$work/session.pcap" |
 grep -q 'Get-Date' "$work/decoded.txt" && grep -q 'CREATE_PIPELINE' "$work/decoded.txt" ||
     fail "etsn-pcap-import | etsn-transcript decode - does not show the conversation"
 
-# Replayed to etsn: the same screen and exit status as the captured session.
-"$bin/etsn-mockd" --listen 127.0.0.1:0 --replay "$work/imported.xml" --report "$work/replay.json" \
-    >"$work/replay.mock" 2>"$work/replay.mockerr" &
-mock_pid=$!
-for _ in $(seq 100); do [ -s "$work/replay.mock" ] && break; sleep 0.05; done
-url=$(head -n 1 "$work/replay.mock")
-[ -n "$url" ] || fail "etsn-mockd --replay did not start: $(cat "$work/replay.mockerr")"
-port=${url##*:}; port=${port%%/*}
-rc=0
-ETSN_PASSWORD_FILE="$work/pw" "$bin/etsn" -ComputerName 127.0.0.1 -Port "$port" \
-    -Credential 'CONTOSO\alice' <"$work/stdin" >"$work/replay.out" 2>"$work/replay.err" || rc=$?
-kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true; mock_pid=
-cmp -s "$work/session.out" "$work/replay.out" ||
-    { diff "$work/session.out" "$work/replay.out" || true; fail "the replayed screen differs"; }
-[ "$rc" = "$(cat "$work/session.rc")" ] || fail "the replay exited $rc, the session $(cat "$work/session.rc")"
-grep -q '"met": false' "$work/replay.json" && fail "an expectation of the replay is unmet"
-grep -q '"unmatched": \[\]' "$work/replay.json" || fail "the replay has unmatched requests"
-echo "pcap import check: $exchanges exchanges for $posts POSTs with a body, all decrypted;" \
-     "wrong password refused (exit 3); replay to etsn: same screen, exit $rc"
+# A second capture: errors, a warning, Read-Host, a SecureString, exit 5.
+cat >"$work/host.stdin" <<'IN'
+Get-Date
+Get-Item C:\nope
+throw 'boom'
+Write-Warning 'low disk'
+Read-Host
+bob
+Read-Host -AsSecureString
+hunter2
+exit 5
+IN
+start_mock host --fixture fixtures/recorded-session.xml
+tcpdump -Z root -i any --immediate-mode -U -s 0 -w "$work/host.pcap" "tcp port $port" 2>"$work/host.tcpdump" &
+cap_pid=$!
+for _ in $(seq 100); do grep -q "listening on" "$work/host.tcpdump" && break; sleep 0.05; done
+run_etsn host "$work/host.stdin"
+sleep 0.3
+kill "$cap_pid"; wait "$cap_pid" 2>/dev/null || true; cap_pid=
+stop_mock
+[ "$(cat "$work/host.rc")" = 5 ] || fail "the second session exited $(cat "$work/host.rc"), not 5"
+check_import host 'Get-Item C:\nope' 'Read-Host -AsSecureString' 'name="PIPELINE_HOST_CALL"'
+echo "pcap import check: wrong password refused (exit 3); import | decode shows the conversation"
