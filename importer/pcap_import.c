@@ -32,22 +32,23 @@ static void note(const import_result *r, const char *fmt, ...)
     fputc('\n', r->notes);
 }
 
-/* Remembers the scheme of the first auth header ("Negotiate", "NTLM"). */
+/* Remembers the scheme of the first auth header the client sent. */
 static void note_scheme(import_result *r, const etsn_buf *v)
 {
+    static const char *const schemes[] = {"Negotiate", "NTLM", "Kerberos", "Basic", "CredSSP"};
     if (r->auth[0] || !v->data) return;
     const char *s = (const char *)v->data;
     size_t n = strcspn(s, " \t,");
-    if ((n == 9 && strncasecmp(s, "Negotiate", 9) == 0) ||
-        (n == 4 && strncasecmp(s, "NTLM", 4) == 0))
-        snprintf(r->auth, sizeof r->auth, "%.*s", (int)n, s);
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+        if (n == strlen(schemes[i]) && strncasecmp(s, schemes[i], n) == 0)
+            snprintf(r->auth, sizeof r->auth, "%s", schemes[i]);
 }
 
 static int add_tokens(conn_state *st, const http_msg *m, bool from_client)
 {
     char msg[512];
     for (size_t i = 0; i < m->n_auth; i++) {
-        note_scheme(st->r, &m->auth[i]);
+        if (from_client) note_scheme(st->r, &m->auth[i]);
         if (!st->u) {
             st->u = etsn_ntlm_unseal_new(msg, sizeof msg);
             if (!st->u) goto fail;
@@ -210,8 +211,23 @@ static bool looks_like_request(const etsn_buf *b)
     return i > 0 && i < b->len && b->data[i] == ' ';
 }
 
-int import_conv(import_result *r, const tcp_conv *c, uint64_t conn, etsn_error *err)
+int import_conv(import_result *r, const tcp_conv *in, uint64_t conn, etsn_error *err)
 {
+    /* tshark names first the peer it saw first: the server, when the capture
+     * began after the connection did. The requests tell which side is which. */
+    tcp_conv swapped;
+    const tcp_conv *c = in;
+    if (!looks_like_request(&in->bytes[1]) && looks_like_request(&in->bytes[0])) {
+        swapped = *in;
+        for (int d = 0; d < 2; d++) {
+            swapped.bytes[d] = in->bytes[1 - d];
+            swapped.marks[d] = in->marks[1 - d];
+            swapped.n_marks[d] = in->n_marks[1 - d];
+        }
+        memcpy(swapped.client, in->server, sizeof swapped.client);
+        memcpy(swapped.server, in->client, sizeof swapped.server);
+        c = &swapped;
+    }
     if (c->bytes[1].len == 0) return 0;
     if (!looks_like_request(&c->bytes[1])) {
         bool tls = c->bytes[1].len >= 2 && c->bytes[1].data[0] == 0x16 && c->bytes[1].data[1] == 3;
