@@ -636,15 +636,23 @@ static void replace_all(etsn_buf *out, const char *s, const char *from, const ch
 int mock_replay_reply(const fx_reply *r, const char *message_id, const char *shell_id,
                       etsn_buf *out)
 {
+    if (!r->envelope[0]) {
+        /* No response was recorded (the connection failed or timed out).
+         * An empty sealed body cannot be sent, so the nearest a server can
+         * say is that the operation did not complete in time: WinRM's
+         * w:TimedOut fault. */
+        etsn_wsman_build_fault(out, message_id, "s:Receiver", "w:TimedOut", 2150858793u, NULL,
+                               "The WS-Management service cannot complete the operation within "
+                               "the time specified in OperationTimeout.  ");
+        return 500;
+    }
     etsn_buf tmp = ETSN_BUF_INIT;
     etsn_buf_reset(out);
     replace_all(&tmp, r->envelope, r->relates_to, message_id);
     replace_all(out, tmp.data ? (const char *)tmp.data : "", r->shell_id, shell_id);
     etsn_buf_free(&tmp);
     if (!out->data) etsn_buf_append_str(out, "");
-    /* No response was recorded (the connection failed): the nearest a
-     * server can do is fail the request without a body. */
-    return r->status > 0 ? r->status : 503;
+    return r->status >= 100 ? r->status : 500;
 }
 
 /* ---- near-miss diff ---- */

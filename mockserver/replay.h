@@ -32,8 +32,8 @@ mock_fixture *mock_replay_load(const char *path, const mock_fixture *base, char 
 
 /* A recorded <reply> given to a live request: the recorded envelope with
  * the recorded MessageID (RelatesTo) and ShellId replaced by the live ones.
- * Returns the HTTP status to answer with (500 with a WS-Man fault when the
- * recorded connection failed without a response). */
+ * Returns the HTTP status to answer with; a request the recording has no
+ * response for (the connection failed) gets WinRM's w:TimedOut fault, 500. */
 int mock_replay_reply(const fx_reply *r, const char *message_id, const char *shell_id,
                       etsn_buf *out);
 

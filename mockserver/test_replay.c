@@ -233,8 +233,11 @@ START_TEST(test_recorded_reply_ids)
     etsn_buf out = ETSN_BUF_INIT;
     ck_assert_int_eq(mock_replay_reply(&r, "uuid:NEW", "BBBB", &out), 500);
     ck_assert_str_eq((const char *)out.data, "<x><r>uuid:NEW</r><s>BBBB</s><s>BBBB</s></x>");
-    r.status = 0; /* the recorded connection failed */
-    ck_assert_int_eq(mock_replay_reply(&r, "uuid:NEW", NULL, &out), 503);
+    r.status = 0; /* the recorded connection failed: no response */
+    r.envelope = "";
+    ck_assert_int_eq(mock_replay_reply(&r, "uuid:NEW", NULL, &out), 500);
+    ck_assert_ptr_nonnull(strstr((const char *)out.data, "w:TimedOut"));
+    ck_assert_ptr_nonnull(strstr((const char *)out.data, "uuid:NEW"));
     etsn_buf_free(&out);
 }
 END_TEST

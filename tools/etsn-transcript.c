@@ -60,7 +60,14 @@ static const char *const action_names[] = {
 /* One line about an envelope: action and the ids and states that matter. */
 static void envelope_line(const char *arrow, const etsn_wsman_msg *m)
 {
-    printf("  %s %s", arrow, action_names[m->action]);
+    const char *name = action_names[m->action];
+    if (m->action == ETSN_WSMAN_UNKNOWN && m->action_uri) {
+        /* Actions etsn does not model (Get, Disconnect, Enumerate, ...): the
+         * last segment of the URI names them. */
+        const char *slash = strrchr(m->action_uri, '/');
+        name = slash && slash[1] ? slash + 1 : m->action_uri;
+    }
+    printf("  %s %s", arrow, name);
     if (m->shell_id) printf(" ShellId=%s", m->shell_id);
     if (m->command_id) printf(" CommandId=%s", m->command_id);
     if (m->desired_stream) printf(" stream=%s", m->desired_stream);
