@@ -18,7 +18,8 @@ static const char USAGE[] =
     "without -o). The password comes from ETSN_PASSWORD_FD, ETSN_PASSWORD_FILE\n"
     "or the terminal, never from the command line.\n"
     "  --no-scrub  keep SecureStrings and session keys in the transcript\n"
-    "  -q          no summary on stderr\n"
+    "  -q          no summary on stderr (notes on skipped or cut-off\n"
+    "              connections are still shown)\n"
     "Exit status: 0 written, 1 error, 2 usage, 3 the password does not match.\n";
 
 typedef struct {
@@ -120,7 +121,9 @@ int main(int argc, char **argv)
         return 2;
     }
     password_ctx pw = {0};
-    import_result r = {.ask = ask_password, .ask_ctx = &pw, .notes = o.quiet ? NULL : stderr};
+    /* Notes (skipped or cut-off connections) say the transcript is partial:
+     * always shown, -q or not. */
+    import_result r = {.ask = ask_password, .ask_ctx = &pw, .notes = stderr};
     etsn_error err;
     etsn_error_clear(&err);
     int rc = import_all(&o, &r, &err);

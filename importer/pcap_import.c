@@ -188,6 +188,10 @@ static int walk_exchange(conn_state *st, http_splitter *qs, http_splitter *ps, s
     st->r->requests++;
     int have = next_response(ps, c, poff, &rsp, msg, sizeof msg);
     if (have < 0) note(st->r, "connection %" PRIu64 ": %s", st->conn, msg);
+    if (have == 0)
+        note(st->r,
+             "connection %" PRIu64 ": the request at byte %zu has no response in the capture",
+             st->conn, req.start);
     import_exchange x = {0};
     rc = add_tokens(st, &req, true);
     if (rc == 0) rc = open_body(st, &req, true, &x.request);
