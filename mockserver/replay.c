@@ -56,6 +56,7 @@ typedef struct {
     etsn_buf wanted, returned; /* command names, comma separated */
     etsn_buf replies;          /* <reply> elements for actions the engine does not model */
     unsigned labels;
+    size_t skipped; /* server messages whose body is not CLIXML */
     size_t bytes;
     char *err;
     size_t errlen;
@@ -304,8 +305,11 @@ static void server_pool_message(rstate *s, const etsn_transcript_message *m, con
 
 static void from_server(rstate *s, const etsn_transcript_message *m)
 {
-    if (m->raw) return;
     etsn_value *v = parse_body(m);
+    if (!v) {
+        s->skipped++; /* empty or not CLIXML: nothing the engine could send */
+        return;
+    }
     rpipe *p = etsn_guid_is_zero(&m->pid) ? NULL : find_pipe(s, &m->pid);
     if (p)
         server_pipeline_message(s, p, m, v);
@@ -547,6 +551,10 @@ static void write_scenario(etsn_buf *b, const rstate *s, const mock_fixture *bas
     attr(b, "name", slash ? slash + 1 : s->path);
     attr(b, "description", "replay of a recorded transcript");
     etsn_buf_append_str(b, " strict-commands=\"true\">\n");
+    if (s->skipped)
+        etsn_buf_printf(
+            b, "  <!-- %zu recorded server messages are empty or not CLIXML: not replayed -->\n",
+            s->skipped);
     write_server(b, s, base);
     for (size_t i = 0; i < s->n; i++) {
         const rpipe *p = &s->p[i];
