@@ -1,11 +1,11 @@
 # etsn — top-level build. `make` builds bin/etsn, bin/etsn-mockd, bin/etsn-conform.
 # `make test` and `make demo` install the Debian packages first when any is missing.
 
-PKGS      := libxml-2.0 openssl libcurl libmicrohttpd krb5-gssapi krb5 check libedit
+PKGS      := libxml-2.0 openssl libcurl libmicrohttpd krb5-gssapi krb5 check libedit yaml-0.1
 DEB_PKGS  := gcc make pkg-config libxml2-dev libssl-dev libkrb5-dev krb5-kdc krb5-admin-server \
              gss-ntlmssp libcurl4-openssl-dev libmicrohttpd-dev check libedit-dev valgrind \
              tmux clang-format time tcpdump openssl ca-certificates strace iproute2 python3-winrm python3-requests-ntlm \
-             golang-go golang-github-masterzen-winrm-dev
+             golang-go golang-github-masterzen-winrm-dev tshark libyaml-dev libhttp-parser-dev
 FUZZ_DEB_PKGS := clang libclang-rt-14-dev
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -17,7 +17,7 @@ CC        ?= gcc
 CFLAGS    ?= -O2 -g
 WARN      := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread -lm
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 
@@ -29,17 +29,20 @@ CORE_SRC   := $(call srcs,ref/core/*.c ref/auth/*.c ref/net/*.c)
 CLIENT_SRC := $(call srcs,ref/client/*.c,ref/client/main.c)
 MOCK_SRC   := $(call srcs,mockserver/*.c,mockserver/main.c)
 CONF_SRC   := $(call srcs,conformance/*.c,conformance/main.c)
-TEST_SRC   := $(wildcard ref/*/test_*.c mockserver/test_*.c conformance/test_*.c)
+IMPORT_SRC := $(call srcs,importer/*.c,importer/main.c)
+TEST_SRC   := $(wildcard ref/*/test_*.c mockserver/test_*.c conformance/test_*.c importer/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 CORE_LIB   := $(BUILD)/libetsn-core.a
 CLIENT_LIB := $(BUILD)/libetsn-client.a
 MOCK_LIB   := $(BUILD)/libetsn-mock.a
 CONF_LIB   := $(BUILD)/libetsn-conform.a
+IMPORT_LIB := $(BUILD)/libetsn-import.a
 TESTS      := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
-PROGS      := $(BIN)/etsn $(BIN)/etsn-mockd $(BIN)/etsn-conform
+PROGS      := $(BIN)/etsn $(BIN)/etsn-mockd $(BIN)/etsn-conform $(BIN)/etsn-transcript \
+              $(BIN)/etsn-pcap-import
 
-.PHONY: all deps ensure-deps test unit capture-check conformance demo bench asan memcheck fuzz clean format \
+.PHONY: all deps ensure-deps test unit capture-check replay-check conformance demo bench asan memcheck fuzz clean format \
         format-check pywinrm-check winrm-go-check
 all: $(PROGS) $(TESTS)
 
@@ -51,6 +54,7 @@ $(CORE_LIB): $(call obj,$(CORE_SRC))
 $(CLIENT_LIB): $(call obj,$(CLIENT_SRC))
 $(MOCK_LIB): $(call obj,$(MOCK_SRC))
 $(CONF_LIB): $(call obj,$(CONF_SRC))
+$(IMPORT_LIB): $(call obj,$(IMPORT_SRC))
 $(BUILD)/%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -64,6 +68,12 @@ $(BIN)/etsn-mockd: $(BUILD)/mockserver/main.o $(MOCK_LIB) $(CORE_LIB)
 $(BIN)/etsn-conform: $(BUILD)/conformance/main.o $(CONF_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(BIN)/etsn-transcript: $(BUILD)/tools/etsn-transcript.o $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(BIN)/etsn-pcap-import: $(BUILD)/importer/main.o $(IMPORT_LIB) $(CLIENT_LIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # A unit test links the archive of the directory it lives in, then the core.
 define test_rule
@@ -74,6 +84,7 @@ endef
 $(foreach t,$(filter ref/%,$(TEST_SRC)),$(eval $(call test_rule,$(t),$(CLIENT_LIB))))
 $(foreach t,$(filter mockserver/%,$(TEST_SRC)),$(eval $(call test_rule,$(t),$(MOCK_LIB))))
 $(foreach t,$(filter conformance/%,$(TEST_SRC)),$(eval $(call test_rule,$(t),$(CONF_LIB))))
+$(foreach t,$(filter importer/%,$(TEST_SRC)),$(eval $(call test_rule,$(t),$(IMPORT_LIB))))
 
 deps:
 	$(SUDO) apt-get update -qq
@@ -87,8 +98,8 @@ ensure-deps:
 test: ensure-deps
 	@$(MAKE) --no-print-directory -j$$(nproc) all
 	@tools/check-egress.sh --self-test -- \
-	    $(MAKE) --no-print-directory format-check source-check unit capture-check pywinrm-check \
-	    winrm-go-check conformance
+	    $(MAKE) --no-print-directory format-check source-check unit capture-check replay-check \
+	    pywinrm-check winrm-go-check conformance
 	@tools/check-stock-krb5.sh $(BIN)
 
 # Every case cites only what a reader can open (docs/sources.md); the
@@ -112,9 +123,14 @@ pywinrm-check: $(BIN)/etsn-mockd
 winrm-go-check: $(BIN)/etsn-mockd
 	@tools/check-winrm-go.sh $(BIN) $(BUILD)
 
-# A tcpdump capture of a session shows sealed bodies only (skipped unless root).
-capture-check: $(BIN)/etsn $(BIN)/etsn-mockd
+# A tcpdump capture of a session shows sealed bodies only (skipped unless root);
+# etsn-pcap-import decrypts it and the imported transcript replays to etsn.
+capture-check: $(BIN)/etsn $(BIN)/etsn-mockd $(BIN)/etsn-pcap-import $(BIN)/etsn-transcript
 	@tools/check-capture.sh $(BIN)
+
+# Record a sealed session (ETSN_RECORD), replay it with etsn-mockd --replay: same screen.
+replay-check: $(BIN)/etsn $(BIN)/etsn-mockd $(BIN)/etsn-transcript
+	@tools/check-replay.sh $(BIN)
 
 demo: ensure-deps
 	@$(MAKE) --no-print-directory $(BIN)/etsn $(BIN)/etsn-mockd
@@ -135,26 +151,27 @@ memcheck: ensure-deps
 	@$(MAKE) --no-print-directory unit conformance UNIT_WRAPPER=--valgrind \
 	    CONFORM_FLAGS="--valgrind"
 
-# libFuzzer targets (ref/*/fuzz_*.c), each run for FUZZ_SECONDS.
+# libFuzzer targets (ref/*/fuzz_*.c, importer/fuzz_*.c), each run for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 30
-FUZZ_SRC := $(wildcard ref/*/fuzz_*.c)
+FUZZ_SRC := $(wildcard ref/*/fuzz_*.c importer/fuzz_*.c)
 fuzz: ensure-deps
 	@command -v clang >/dev/null || $(SUDO) apt-get install -y -qq $(FUZZ_DEB_PKGS)
 	@mkdir -p build/fuzz
 	@set -e; for f in $(FUZZ_SRC); do \
 	    name=$$(basename $$f .c); \
 	    clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
-	        -o build/fuzz/$$name $$f $(CORE_SRC) $(PKG_LIBS); \
+	        -o build/fuzz/$$name $$f $(CORE_SRC) $(IMPORT_SRC) $(PKG_LIBS); \
 	    mkdir -p build/fuzz/$$name.corpus; \
 	    echo "fuzzing $$name for $(FUZZ_SECONDS)s"; \
 	    build/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/$$name.corpus \
+	        $$(ls -d $$(dirname $$f)/corpus/$$name 2>/dev/null) \
 	        2>build/fuzz/$$name.log || { tail -n 40 build/fuzz/$$name.log; exit 1; }; \
 	done
 
 format:
-	clang-format -i $(wildcard ref/*/*.[ch] mockserver/*.[ch] conformance/*.[ch])
+	clang-format -i $(wildcard ref/*/*.[ch] mockserver/*.[ch] conformance/*.[ch] tools/*.c importer/*.[ch])
 format-check:
-	@clang-format --dry-run -Werror $(wildcard ref/*/*.[ch] mockserver/*.[ch] conformance/*.[ch]) \
+	@clang-format --dry-run -Werror $(wildcard ref/*/*.[ch] mockserver/*.[ch] conformance/*.[ch] tools/*.c importer/*.[ch]) \
 	    && echo "format: every C file follows .clang-format"
 
 clean:

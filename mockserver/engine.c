@@ -1,4 +1,5 @@
 #include "engine.h"
+#include "replay.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -108,6 +109,8 @@ struct mock_engine {
     size_t n_facts;
     size_t requests, req_sealed, req_plain, req_tls;
     mock_winrs *winrs; /* the WinRS cmd shell (winrs.h) */
+    unsigned *runs;    /* per fixture pipeline: times its command ran (<pipeline run=>) */
+    bool *replied;     /* per fixture <reply>: already given */
 };
 
 static const etsn_guid zero_guid;
@@ -638,6 +641,8 @@ static void generate(mock_engine *e, shell *sh, pipe *p)
             break;
         case FX_MESSAGE:
             queue_value(e, sh, p, s->message_type, s->values[0], n);
+            /* A recorded PIPELINE_STATE (replay.c) ends the pipeline as <state> does. */
+            if (s->message_type == ETSN_MSG_PIPELINE_STATE) p->st = PS_FINISHED;
             break;
         case FX_ERROR_LINE:
             if (p->merge_errors) {
@@ -1017,6 +1022,19 @@ static int program_completion(mock_engine *e, pipe *p)
     return step_value(s, command_completion(c, p->tab_input, cursor));
 }
 
+/* <scenario strict-commands="true"> (a replayed transcript): a command no
+ * pipeline expects is a near-miss, reported with the nearest and a diff. */
+static void strict_miss(mock_engine *e, const char *t, const fx_pipeline *near)
+{
+    etsn_buf d = ETSN_BUF_INIT, req = ETSN_BUF_INIT;
+    etsn_buf_printf(&req, "CREATE_PIPELINE '%s'", t);
+    if (near) mock_text_diff(near->command, t, &d);
+    unmatched(e, (const char *)req.data, near ? near->command : "(no pipeline in the scenario)",
+              "%s", d.data ? (const char *)d.data : "no pipeline runs this command");
+    etsn_buf_free(&d);
+    etsn_buf_free(&req);
+}
+
 /* Chooses what a pipeline runs: a fixture pipeline, a built-in, or the
  * CommandNotFoundException. */
 static int choose_program(mock_engine *e, pipe *p)
@@ -1024,6 +1042,7 @@ static int choose_program(mock_engine *e, pipe *p)
     const fx_pipeline *fp = mock_fixture_find_pipeline(e->fx, p->text);
     const char *t = p->text;
     int code = 0;
+    if (fp) fp = mock_fixture_pipeline_run(e->fx, fp, ++e->runs[fp - e->fx->pipelines]);
     if (fp) {
         p->steps = fp->steps;
         p->n_steps = fp->n_steps;
@@ -1057,6 +1076,7 @@ static int choose_program(mock_engine *e, pipe *p)
                   near->command, near->line);
         else
             event(e, "command-not-found", "%s", t);
+        if (e->fx->strict_commands) strict_miss(e, t, near);
     }
     fx_cursor_init(&p->cur, p->steps, p->n_steps);
     return 0;
@@ -1113,6 +1133,19 @@ static void command_text(const etsn_value *cmd, etsn_buf *out)
 /* The console size the client declared with the pipeline (HostInfo,
  * MS-PSRP 2.2.3.14: _hostDefaultData entry 6, WindowSize), kept as the fact
  * "host-size:WxH" so a case can check the client follows resizes. */
+int mock_engine_pipeline_text(const etsn_value *create_pipeline, etsn_buf *out)
+{
+    const etsn_value *cmds = etsn_v_path(create_pipeline, "PowerShell.Cmds");
+    if (!cmds || !cmds->n_items) return -1;
+    etsn_buf text = ETSN_BUF_INIT;
+    command_text(cmds->items[0], &text);
+    char *t = trim_copy(text.data ? (const char *)text.data : "");
+    etsn_buf_free(&text);
+    int rc = t ? etsn_buf_append_str(out, t) : -1;
+    free(t);
+    return rc;
+}
+
 static void note_host_size(mock_engine *e, const etsn_value *v)
 {
     const etsn_value *data = etsn_v_path(v, "HostInfo._hostDefaultData.data");
@@ -1211,6 +1244,23 @@ static etsn_value *command_info(const char *name)
     return o;
 }
 
+/* A <pipeline> "GET_COMMAND_METADATA <names>" (a replayed transcript,
+ * replay.c) answers instead of the built-in. */
+static bool recorded_metadata(mock_engine *e, pipe *p, const char *asked)
+{
+    etsn_buf key = ETSN_BUF_INIT;
+    etsn_buf_printf(&key, "GET_COMMAND_METADATA %s", asked);
+    const fx_pipeline *fp = key.data ? mock_fixture_find_pipeline(e->fx, (char *)key.data) : NULL;
+    etsn_buf_free(&key);
+    if (!fp) return false;
+    fp = mock_fixture_pipeline_run(e->fx, fp, ++e->runs[fp - e->fx->pipelines]);
+    p->steps = fp->steps;
+    p->n_steps = fp->n_steps;
+    fx_cursor_init(&p->cur, p->steps, p->n_steps);
+    p->st = PS_RUNNING;
+    return true;
+}
+
 static void command_metadata(mock_engine *e, shell *sh, pipe *p, const etsn_value *v)
 {
     const etsn_value *names = etsn_v_get(v, "Name");
@@ -1226,7 +1276,9 @@ static void command_metadata(mock_engine *e, shell *sh, pipe *p, const etsn_valu
     if (!p->text) p->text = strdup("(GET_COMMAND_METADATA)");
     add_fact(e, "command-metadata-requested", true, asked.data ? (char *)asked.data : "");
     event(e, "command-metadata", "%s", asked.data ? (char *)asked.data : "");
+    bool recorded = recorded_metadata(e, p, asked.data ? (char *)asked.data : "");
     etsn_buf_free(&asked);
+    if (recorded) return;
     static const char *const ct[] = {"Selected.Microsoft.PowerShell.Commands.GenericMeasureInfo",
                                      "System.Management.Automation.PSCustomObject", "System.Object",
                                      NULL};
@@ -1588,6 +1640,23 @@ static etsn_value *parse_body(mock_engine *e, const etsn_message *m, const char 
     return v;
 }
 
+/* The recorded program for a pool request (a replayed transcript: a
+ * <pipeline> named after the message type, replay.c), run by run. */
+static const fx_pipeline *recorded_pool_program(mock_engine *e, const char *type_name)
+{
+    const fx_pipeline *fp = mock_fixture_find_pipeline(e->fx, type_name);
+    return fp ? mock_fixture_pipeline_run(e->fx, fp, ++e->runs[fp - e->fx->pipelines]) : NULL;
+}
+
+/* Its recorded SetMinMaxRunspacesResponse, or NULL for the built-in answer. */
+static etsn_value *recorded_pool_answer(mock_engine *e, const char *type_name)
+{
+    const fx_pipeline *fp = recorded_pool_program(e, type_name);
+    if (!fp || !fp->n_steps || fp->steps[0].kind != FX_MESSAGE) return NULL;
+    etsn_value *r = etsn_v_get(fp->steps[0].values[0], "SetMinMaxRunspacesResponse");
+    return r ? etsn_v_ref(r) : NULL;
+}
+
 /* PUBLIC_KEY: protocol 2.3 and earlier answer with ENCRYPTED_SESSION_KEY
  * (a fresh AES-256 key wrapped for the client's RSA key) and keep the key
  * to read SecureStrings in host responses; 2.4 has no exchange. */
@@ -1599,6 +1668,13 @@ static void public_key(mock_engine *e, shell *sh, const etsn_message *m, const c
                   "session key");
         add_fact(e, "session-key-exchanged", false, "PUBLIC_KEY sent to a 2.4 server");
         event(e, "unexpected-public-key", "protocol 2.4");
+        return;
+    }
+    const fx_pipeline *rec = recorded_pool_program(e, "PUBLIC_KEY");
+    if (rec && !rec->n_steps) {
+        /* The recorded server never answered the key (pypsrp's recording
+         * test_psrp_key_exchange_timeout): neither does the replay. */
+        event(e, "key-exchange", "PUBLIC_KEY left unanswered, as recorded");
         return;
     }
     etsn_value *v = parse_body(e, m, tn);
@@ -1640,6 +1716,8 @@ static etsn_value *pool_reply(const char *ci_name, int64_t ci, etsn_value *resp)
     }
     return v;
 }
+
+static int on_pipe_message(dctx *c, const etsn_message *m);
 
 static int on_pool_message(dctx *c, const etsn_message *m)
 {
@@ -1699,7 +1777,9 @@ static int on_pool_message(dctx *c, const etsn_message *m)
     case ETSN_MSG_RESET_RUNSPACE_STATE: {
         etsn_value *v = parse_body(e, m, tn);
         int64_t ci = 0;
-        if (v) etsn_v_as_i64(etsn_v_get(v, "ci"), &ci);
+        /* PSObject property names are case-insensitive on the server:
+         * pypsrp writes "CI" and Windows answers with that call id. */
+        if (v && !etsn_v_as_i64(etsn_v_get(v, "ci"), &ci)) etsn_v_as_i64(etsn_v_get(v, "CI"), &ci);
         etsn_v_free(v);
         bool busy = !reached(&c->sh->busy_until);
         if (busy && m->type == ETSN_MSG_GET_AVAILABLE_RUNSPACES) {
@@ -1707,8 +1787,10 @@ static int on_pool_message(dctx *c, const etsn_message *m)
             event(e, "busy-poll", "GET_AVAILABLE_RUNSPACES ci=%" PRId64 " answered 0", ci);
         }
         /* A busy pool has no runspace free. */
-        etsn_value *resp = m->type == ETSN_MSG_GET_AVAILABLE_RUNSPACES ? etsn_v_i64(busy ? 0 : 1)
-                                                                       : etsn_v_bool(true);
+        etsn_value *resp = recorded_pool_answer(e, tn);
+        if (!resp)
+            resp = m->type == ETSN_MSG_GET_AVAILABLE_RUNSPACES ? etsn_v_i64(busy ? 0 : 1)
+                                                               : etsn_v_bool(true);
         queue_owned(e, c->sh, NULL, ETSN_MSG_RUNSPACE_AVAILABILITY, pool_reply("ci", ci, resp), 0);
         event(e, "pool-message", "%s ci=%" PRId64, tn, ci);
         return 0;
@@ -1721,6 +1803,15 @@ static int on_pool_message(dctx *c, const etsn_message *m)
                   "host response for a call never made");
         return 0;
     default:
+        /* A pipeline's message sent to the shell without a CommandId (pypsrp
+         * sends host responses so): PowerShell's server dispatches by the
+         * message's PID (ServerRunspacePoolDataStructureHandler), so do we. */
+        for (pipe *p = etsn_guid_is_zero(&m->pid) ? NULL : c->sh->pipes; p; p = p->next) {
+            if (!etsn_guid_equal(&p->pid, &m->pid)) continue;
+            dctx d = *c;
+            d.p = p;
+            return on_pipe_message(&d, m);
+        }
         unmatched(e, tn, "a runspace pool message (SET_MAX_RUNSPACES, ...)",
                   "%s is not expected on the pool's stream", tn);
         return 0;
@@ -1896,9 +1987,13 @@ static int fault_timeout(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *repl
     return 500;
 }
 
+static int recorded_reply(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply);
+
 static int fault_no_shell(mock_engine *e, const etsn_wsman_msg *m, const char *what,
                           etsn_buf *reply)
 {
+    int rc = recorded_reply(e, m, reply); /* the recording has this fault too */
+    if (rc > 0) return rc;
     char msg[512];
     const char *id = m->shell_id ? m->shell_id : "";
     snprintf(msg, sizeof msg,
@@ -1926,6 +2021,8 @@ static int fault_no_shell(mock_engine *e, const etsn_wsman_msg *m, const char *w
 static int fault_no_command(mock_engine *e, const etsn_wsman_msg *m, shell *sh, const char *what,
                             const char *cid, etsn_buf *reply)
 {
+    int rc = recorded_reply(e, m, reply); /* the recording has this fault too */
+    if (rc > 0) return rc;
     etsn_buf known = ETSN_BUF_INIT;
     for (pipe *p = sh->pipes; p; p = p->next)
         etsn_buf_printf(&known, "%s%s", known.len ? ", " : "", p->command_id);
@@ -1934,10 +2031,14 @@ static int fault_no_command(mock_engine *e, const etsn_wsman_msg *m, shell *sh, 
     unmatched(e, req, known.len ? (const char *)known.data : "Command (no command is running)",
               "unknown CommandId %s", cid ? cid : "(missing)");
     etsn_buf_free(&known);
+    /* WinRM's WSManFault message for an unknown CommandId, which clients
+     * show (pypsrp's recording test_psrp_receive_failure). */
     etsn_wsman_build_fault(reply, m->message_id, "s:Sender", "w:InvalidSelectors",
                            MOCK_FAULT_INVALID_SELECTORS, machine(e),
-                           "The WS-Management service cannot process the request because the "
-                           "request contained invalid selectors for the resource. ");
+                           "The Windows Remote Shell received a request to perform an operation "
+                           "on a command identifier that does not exist. Either the command has "
+                           "completed execution or the client specified an invalid command "
+                           "identifier. ");
     return 500;
 }
 
@@ -2110,13 +2211,17 @@ static int do_signal(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
             fe.target_type = "";
             queue_state(e, sh, p, ETSN_PIPE_STOPPED, &fe);
         }
-    } else if (!strcmp(code, ETSN_SIGNAL_TERMINATE)) {
+    } else if (!strcasecmp(code, ETSN_SIGNAL_TERMINATE)) {
+        /* Case-insensitive: WinRM accepts pypsrp's ".../signal/Terminate"
+         * (pypsrp's recording test_psrp_multiple_invocations). */
         add_fact(e, "signal-terminate", true, p->text ? p->text : p->command_id);
         event(e, "signal", "terminate on '%s'", p->text ? p->text : p->command_id);
         if (p->st != PS_FINISHED || !p->done_reported)
             event(e, "terminated-early", "'%s' had not finished", p->text ? p->text : "");
         remove_pipe(e, sh, p);
     } else {
+        int rc = recorded_reply(e, m, reply); /* a code the recorded server accepted */
+        if (rc > 0) return rc;
         unmatched(e, "Signal", "Signal " ETSN_SIGNAL_CTRL_C " or terminate", "signal code '%s'",
                   code);
     }
@@ -2250,6 +2355,19 @@ static const char *action_name(etsn_wsman_action a)
     }
 }
 
+/* The next unused <reply> for this action (a replayed transcript), given
+ * with the live ids; 0 when there is none. */
+static int recorded_reply(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
+{
+    for (size_t i = 0; m->action_uri && i < e->fx->n_replies; i++) {
+        if (e->replied[i] || strcmp(e->fx->replies[i].action, m->action_uri)) continue;
+        e->replied[i] = true;
+        event(e, "recorded-reply", "%s (line %d)", m->action_uri, e->fx->replies[i].line);
+        return mock_replay_reply(&e->fx->replies[i], m->message_id, m->shell_id, reply);
+    }
+    return 0;
+}
+
 int mock_engine_handle(void *ctx, uint64_t conn_id, const char *user, const uint8_t *soap,
                        size_t len, etsn_buf *reply)
 {
@@ -2304,6 +2422,7 @@ int mock_engine_handle(void *ctx, uint64_t conn_id, const char *user, const uint
             status = do_delete(e, &m, reply);
             break;
         default: {
+            if ((status = recorded_reply(e, &m, reply)) > 0) break;
             unmatched(e, m.action_uri ? m.action_uri : "(no Action)",
                       "Create, Command, Send, Receive, Signal or Delete",
                       "action %s is not a shell operation", action_name(m.action));
@@ -2352,16 +2471,21 @@ mock_engine *mock_engine_new(const mock_fixture *fx)
     if (!e) return NULL;
     e->fx = fx;
     e->report = mock_report_new(fx->name);
+    e->runs = calloc(fx->n_pipelines + 1, sizeof *e->runs);
+    e->replied = calloc(fx->n_replies + 1, sizeof *e->replied);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     int rc = pthread_cond_init(&e->cv, &ca);
     pthread_condattr_destroy(&ca);
     e->winrs = mock_winrs_new(fx->winrs, fx->computer, e->report, &e->mu, &e->cv, &e->stopping);
-    if (!e->report || !e->winrs || rc || pthread_mutex_init(&e->mu, NULL)) {
+    if (!e->report || !e->winrs || !e->runs || !e->replied || rc ||
+        pthread_mutex_init(&e->mu, NULL)) {
         if (!rc) pthread_cond_destroy(&e->cv);
         mock_winrs_free(e->winrs);
         mock_report_free(e->report);
+        free(e->runs);
+        free(e->replied);
         free(e);
         return NULL;
     }
@@ -2390,6 +2514,8 @@ void mock_engine_free(mock_engine *e)
     }
     free(e->facts);
     mock_winrs_free(e->winrs);
+    free(e->runs);
+    free(e->replied);
     mock_report_free(e->report);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->mu);

@@ -64,4 +64,8 @@ size_t mock_engine_unmatched_count(mock_engine *e);
  * (may be NULL) receives an explanation. */
 bool mock_engine_expectation_met(mock_engine *e, const char *id, char *detail, size_t detail_len);
 
+/* The text a pipeline is matched by (docs/fixtures.md, <pipeline command=>)
+ * from a CREATE_PIPELINE body: appended to out. Returns -1 without commands. */
+int mock_engine_pipeline_text(const etsn_value *create_pipeline, etsn_buf *out);
+
 #endif

@@ -206,6 +206,13 @@ void fx_steps_free(fx_step *steps, size_t n)
 void mock_fixture_free(mock_fixture *fx)
 {
     if (!fx) return;
+    for (size_t i = 0; i < fx->n_replies; i++) {
+        free(fx->replies[i].action);
+        free(fx->replies[i].relates_to);
+        free(fx->replies[i].shell_id);
+        free(fx->replies[i].envelope);
+    }
+    free(fx->replies);
     free(fx->name);
     free(fx->description);
     free(fx->computer);
@@ -1406,11 +1413,40 @@ static int parse_completion(lctx *c, const xmlNode *n, mock_fixture *fx)
     return 0;
 }
 
+static int parse_reply(lctx *c, const xmlNode *n, mock_fixture *fx)
+{
+    static const char *const allowed[] = {"action", "status", "relates-to", "shell-id", NULL};
+    if (check_attrs(c, n, allowed) < 0) return -1;
+    fx_reply *r = realloc(fx->replies, (fx->n_replies + 1) * sizeof *r);
+    if (!r) return fail(c, n, "out of memory");
+    fx->replies = r;
+    r = &r[fx->n_replies++];
+    memset(r, 0, sizeof *r);
+    r->line = (int)xmlGetLineNo(n);
+    long status;
+    if (int_attr(c, n, "status", 200, &status) < 0) return -1;
+    r->status = (int)status;
+    r->action = get_attr(n, "action");
+    r->relates_to = get_attr(n, "relates-to");
+    r->shell_id = get_attr(n, "shell-id");
+    if (!r->action) return fail(c, n, "<reply> needs action=");
+    const xmlNode *env = NULL;
+    for (const xmlNode *ch = n->children; ch && !env; ch = ch->next)
+        if (ch->type == XML_ELEMENT_NODE) env = ch;
+    xmlBufferPtr xb = xmlBufferCreate();
+    if (!xb) return fail(c, n, "out of memory");
+    if (env) xmlNodeDump(xb, n->doc, (xmlNode *)env, 0, 0);
+    r->envelope = strdup(xmlBufferLength(xb) ? (const char *)xmlBufferContent(xb) : "");
+    xmlBufferFree(xb);
+    return r->envelope ? 0 : fail(c, n, "out of memory");
+}
+
 static int parse_root(lctx *c, const xmlNode *root, mock_fixture *fx)
 {
     if (!is_el(root, "scenario")) return fail(c, root, "the root element must be <scenario>");
-    static const char *const allowed[] = {"name", "description", NULL};
+    static const char *const allowed[] = {"name", "description", "strict-commands", NULL};
     if (check_attrs(c, root, allowed) < 0) return -1;
+    if (bool_attr(c, root, "strict-commands", &fx->strict_commands) < 0) return -1;
     fx->name = get_attr(root, "name");
     if (!fx->name || !*fx->name) return fail(c, root, "<scenario> needs name=");
     fx->description = get_attr(root, "description");
@@ -1438,7 +1474,7 @@ static int parse_root(lctx *c, const xmlNode *root, mock_fixture *fx)
                 bool_attr(c, n, "require-encryption", &fx->require_encryption) < 0)
                 return -1;
         } else if (is_el(n, "pipeline")) {
-            static const char *const a[] = {"command", "description", NULL};
+            static const char *const a[] = {"command", "description", "run", NULL};
             if (check_attrs(c, n, a) < 0) return -1;
             fx_pipeline *p = realloc(fx->pipelines, (fx->n_pipelines + 1) * sizeof *p);
             if (!p) return fail(c, n, "out of memory");
@@ -1446,6 +1482,10 @@ static int parse_root(lctx *c, const xmlNode *root, mock_fixture *fx)
             p = &fx->pipelines[fx->n_pipelines++];
             memset(p, 0, sizeof *p);
             p->line = (int)xmlGetLineNo(n);
+            long run;
+            if (int_attr(c, n, "run", 0, &run) < 0) return -1;
+            if (run < 0 || run > 1000000) return fail(c, n, "<pipeline run=...>: 1..1000000");
+            p->run = (unsigned)run;
             char *cmd = get_attr(n, "command");
             for (xmlNode *ch = n->children; ch && !cmd; ch = ch->next)
                 if (is_el(ch, "command")) cmd = own_text(ch); /* several lines */
@@ -1455,12 +1495,15 @@ static int parse_root(lctx *c, const xmlNode *root, mock_fixture *fx)
             p->description = get_attr(n, "description");
             if (!p->command || !*p->command) return fail(c, n, "<pipeline command=\"\"> is empty");
             for (size_t i = 0; i + 1 < fx->n_pipelines; i++)
-                if (fx_command_equal(fx->pipelines[i].command, p->command))
+                if (fx_command_equal(fx->pipelines[i].command, p->command) &&
+                    (!p->run || !fx->pipelines[i].run || p->run == fx->pipelines[i].run))
                     return fail(c, n, "<pipeline command=\"%s\"> defined twice (line %d)",
                                 p->command, fx->pipelines[i].line);
             if (parse_steps(c, n, &p->steps, &p->n_steps, 0) < 0) return -1;
         } else if (is_el(n, "winrs-command")) {
             if (mock_winrs_fixture_add(&fx->winrs, n, c->file, c->err, c->errlen) < 0) return -1;
+        } else if (is_el(n, "reply")) {
+            if (parse_reply(c, n, fx) < 0) return -1;
         } else if (is_el(n, "expect")) {
             static const char *const a[] = {"id", "description", NULL};
             if (check_attrs(c, n, a) < 0) return -1;
@@ -1622,6 +1665,19 @@ const fx_pipeline *mock_fixture_find_pipeline(const mock_fixture *fx, const char
     for (size_t i = 0; i < fx->n_pipelines; i++)
         if (fx_command_equal(fx->pipelines[i].command, text)) return &fx->pipelines[i];
     return NULL;
+}
+
+const fx_pipeline *mock_fixture_pipeline_run(const mock_fixture *fx, const fx_pipeline *first,
+                                             unsigned run)
+{
+    const fx_pipeline *last = first;
+    for (size_t i = (size_t)(first - fx->pipelines); i < fx->n_pipelines; i++) {
+        const fx_pipeline *p = &fx->pipelines[i];
+        if (!fx_command_equal(p->command, first->command)) continue;
+        if (!p->run || p->run == run) return p;
+        if (p->run < run && p->run > last->run) last = p;
+    }
+    return last;
 }
 
 /* Case-insensitive Levenshtein distance, capped for long texts. */

@@ -113,6 +113,7 @@ struct fx_step {
 
 typedef struct {
     char *command; /* matched trimmed, case-insensitive */
+    unsigned run;  /* <pipeline run="N">: only the Nth run of the command; 0: every run */
     char *description;
     int line;
     fx_step *steps;
@@ -145,6 +146,18 @@ typedef struct {
     int line;
 } fx_completion;
 
+/* <reply action="URI" status= relates-to= shell-id=>ENVELOPE</reply>: a
+ * recorded answer to a request the engine does not model (WS-Transfer Get,
+ * ...), given once, in file order, to the next such request (replay.c). */
+typedef struct {
+    char *action;
+    int status;       /* HTTP status as recorded */
+    char *relates_to; /* the recorded request's MessageID, replaced by the live one */
+    char *shell_id;   /* the recorded ShellId, replaced by the live one (may be NULL) */
+    char *envelope;   /* the recorded response, "" for none */
+    int line;
+} fx_reply;
+
 typedef struct {
     char *domain; /* may be "" */
     char *name;
@@ -173,6 +186,7 @@ typedef struct {
     uint32_t busy_ms;         /* <server busy-ms=>: the pool is busy this long after it opens */
     uint32_t create_delay_ms; /* <server create-delay-ms=>: Create is answered this much later */
     bool request_public_key;  /* <server public-key-request="true">: asks for the key on open */
+    bool strict_commands; /* <scenario strict-commands="true">: unknown commands are unmatched */
     fx_completion *completions;
     size_t n_completions;
     fx_pipeline *pipelines;
@@ -180,6 +194,8 @@ typedef struct {
     fx_expect *expects;
     size_t n_expects;
     struct mock_winrs_fixture *winrs; /* <winrs-command> elements (mockserver/winrs.h), or NULL */
+    fx_reply *replies;
+    size_t n_replies;
 } mock_fixture;
 
 /* Loads a fixture. On failure returns NULL and writes "FILE:LINE: reason". */
@@ -194,6 +210,13 @@ void fx_steps_free(fx_step *steps, size_t n);
  * PowerShell text a person typed: case-insensitive, line endings (CRLF, CR,
  * LF) alike, each line trimmed, the whole trimmed. */
 const fx_pipeline *mock_fixture_find_pipeline(const mock_fixture *fx, const char *text);
+/* Pipelines may repeat a command with run="1", run="2", ... (a replayed
+ * transcript: the second `prompt` answers differently from the first). Given
+ * the first match (mock_fixture_find_pipeline) and the 1-based run of the
+ * command, returns the pipeline for that run: one without run=, else the
+ * one with that run, else the highest run below it (the last recorded). */
+const fx_pipeline *mock_fixture_pipeline_run(const mock_fixture *fx, const fx_pipeline *first,
+                                             unsigned run);
 /* The same comparison for any two texts. */
 bool fx_command_equal(const char *a, const char *b);
 /* Case-insensitive Levenshtein distance (texts capped at 512 bytes). */

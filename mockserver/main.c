@@ -19,16 +19,20 @@
 #include "engine.h"
 #include "fixture.h"
 #include "http_server.h"
+#include "replay.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: etsn-mockd --fixture FILE [--listen HOST:PORT] [--report FILE]\n"
+    fprintf(f, "usage: etsn-mockd {--fixture FILE | --replay TRANSCRIPT [--fixture BASE]}\n"
+               "                  [--listen HOST:PORT] [--report FILE] [--print-scenario]\n"
                "                  [--tls-cert PEM --tls-key PEM] [--user-file-dir DIR]\n"
                "                  [--expect ID]... [--allow-remote]\n"
                "Serves the scenario in FILE over WinRM (default 127.0.0.1:0, a free port),\n"
                "prints the endpoint URL on the first line of stdout and runs until SIGTERM\n"
                "or SIGINT; then writes the JSON report to --report FILE. Each --expect ID\n"
-               "adds an expectation (docs/fixtures.md) to those the fixture lists.\n");
+               "adds an expectation (docs/fixtures.md) to those the fixture lists.\n"
+               "--replay plays a recorded transcript to any client (users and auth from\n"
+               "BASE when given); --print-scenario prints the scenario it plays and exits.\n");
 }
 
 /* True for 127.0.0.0/8, ::1 and localhost. */
@@ -120,11 +124,34 @@ static int write_user_file(const mock_fixture *fx, const char *base, char *dir, 
     return 0;
 }
 
+/* The fixture, or the scenario of a transcript (replay.h) with the
+ * fixture as its base; --print-scenario prints that and returns NULL with
+ * err empty. */
+static mock_fixture *load_scenario(const char *fixture, const char *replay, bool print, char *err,
+                                   size_t errlen)
+{
+    mock_fixture *base = fixture ? mock_fixture_load(fixture, err, errlen) : NULL;
+    if (!replay || (fixture && !base)) return base;
+    mock_fixture *fx = NULL;
+    if (print) {
+        etsn_buf xml = ETSN_BUF_INIT;
+        if (mock_replay_scenario(replay, base, &xml, err, errlen) == 0) {
+            fwrite(xml.data, 1, xml.len, stdout);
+            err[0] = 0;
+        }
+        etsn_buf_free_secure(&xml);
+    } else {
+        fx = mock_replay_load(replay, base, err, errlen);
+    }
+    mock_fixture_free(base);
+    return fx;
+}
+
 int main(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:0", *fixture = NULL, *report = NULL, *cert = NULL, *key = NULL,
-               *user_dir = NULL;
-    bool allow_remote = false;
+               *user_dir = NULL, *replay = NULL;
+    bool allow_remote = false, print_scenario = false;
     enum { MAX_EXTRA_EXPECTS = 64 };
     const char *extra_expects[MAX_EXTRA_EXPECTS];
     size_t n_extra_expects = 0;
@@ -143,7 +170,12 @@ int main(int argc, char **argv)
             dst = &key;
         else if (!strcmp(a, "--user-file-dir"))
             dst = &user_dir;
-        else if (!strcmp(a, "--expect")) {
+        else if (!strcmp(a, "--replay"))
+            dst = &replay;
+        else if (!strcmp(a, "--print-scenario")) {
+            print_scenario = true;
+            continue;
+        } else if (!strcmp(a, "--expect")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "etsn-mockd: --expect needs an expectation id\n");
                 return 2;
@@ -167,8 +199,8 @@ int main(int argc, char **argv)
         }
         *dst = argv[++i];
     }
-    if (!fixture) {
-        fprintf(stderr, "etsn-mockd: --fixture FILE is required\n");
+    if (!fixture && !replay) {
+        fprintf(stderr, "etsn-mockd: --fixture FILE or --replay TRANSCRIPT is required\n");
         usage(stderr);
         return 2;
     }
@@ -187,8 +219,9 @@ int main(int argc, char **argv)
     if (!user_dir || !*user_dir) user_dir = "/tmp";
 
     char err[1024] = "";
-    mock_fixture *fx = mock_fixture_load(fixture, err, sizeof err);
+    mock_fixture *fx = load_scenario(fixture, replay, print_scenario, err, sizeof err);
     if (!fx) {
+        if (!err[0]) return 0; /* --print-scenario */
         fprintf(stderr, "etsn-mockd: %s\n", err);
         return 2;
     }

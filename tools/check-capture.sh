@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Captures a whole etsn session on loopback with tcpdump and checks that no
 # SOAP or PSRP text crosses the wire in clear: every POST body after the
-# authentication handshake must be multipart/encrypted.
+# authentication handshake must be multipart/encrypted. Then
+# tools/check-pcap-import.sh imports such captures with the password.
 # Usage: tools/check-capture.sh BIN_DIR   (needs root for the capture)
 set -euo pipefail
 bin=${1:-bin}
@@ -53,3 +54,5 @@ echo "capture check: $posts POSTs, $sealed sealed bodies (requests and replies),
 handshake=$(tcpdump -r "$work/session.pcap" -A 2>/dev/null | grep -c '^Authorization: Negotiate' || true)
 [ "$bad" = 0 ] && [ "$sealed" -gt 0 ] && [ $((sealed + handshake)) -ge "$posts" ] ||
     { echo "capture check: FAILED ($handshake handshake legs)"; exit 1; }
+
+tools/check-pcap-import.sh "$bin" "$work"

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../core/bytes.h"
+
 /* Byte layout as Windows, pywinrm and pypsrp produce it; every separator is
  * CRLF and the part headers are indented with a TAB. */
 #define BOUNDARY "--Encrypted Boundary\r\n"
@@ -132,27 +134,26 @@ static bool parse_length(const uint8_t *s, size_t n, size_t *out)
     return true;
 }
 
-int etsn_winrm_decrypt(etsn_gss *g, const uint8_t *body, size_t len, etsn_buf *plain, char *err,
-                       size_t errlen)
+int etsn_winrm_split(const uint8_t *body, size_t len, etsn_winrm_parts *out, char *err,
+                     size_t errlen)
 {
     cursor c = {body, len};
     const uint8_t *ln;
-    size_t ll, declared;
+    size_t ll;
     const size_t endlen = sizeof(END_BOUNDARY) - 1;
 
+    memset(out, 0, sizeof(*out));
     if (!body || !eat(&c, BOUNDARY)) {
         set_err(err, errlen, "encrypted body: missing opening boundary");
         return -1;
     }
-    if (!eat(&c, "\tContent-Type: ") || !line(&c, &ln, &ll) ||
-        !((ll == strlen(PROTO_SPNEGO) && strncasecmp((const char *)ln, PROTO_SPNEGO, ll) == 0) ||
-          (ll == strlen(PROTO_KERBEROS) &&
-           strncasecmp((const char *)ln, PROTO_KERBEROS, ll) == 0))) {
-        set_err(err, errlen, "encrypted body: missing or unsupported protocol part header");
-        return -1;
-    }
+    if (!eat(&c, "\tContent-Type: ") || !line(&c, &ln, &ll)) goto bad_protocol;
+    if (ll == strlen(PROTO_KERBEROS) && strncasecmp((const char *)ln, PROTO_KERBEROS, ll) == 0)
+        out->kerberos = true;
+    else if (!(ll == strlen(PROTO_SPNEGO) && strncasecmp((const char *)ln, PROTO_SPNEGO, ll) == 0))
+        goto bad_protocol;
     if (!eat(&c, "\tOriginalContent: type=") || !line(&c, &ln, &ll) ||
-        !parse_length(ln, ll, &declared)) {
+        !parse_length(ln, ll, &out->declared)) {
         set_err(err, errlen, "encrypted body: bad OriginalContent header");
         return -1;
     }
@@ -164,8 +165,7 @@ int etsn_winrm_decrypt(etsn_gss *g, const uint8_t *body, size_t len, etsn_buf *p
         set_err(err, errlen, "encrypted body: truncated");
         return -1;
     }
-    uint32_t hl =
-        (uint32_t)c.p[0] | (uint32_t)c.p[1] << 8 | (uint32_t)c.p[2] << 16 | (uint32_t)c.p[3] << 24;
+    uint32_t hl = etsn_get_le32(c.p);
     c.p += 4;
     c.left -= 4;
     if (memcmp(c.p + c.left - endlen, END_BOUNDARY, endlen) != 0) {
@@ -177,8 +177,22 @@ int etsn_winrm_decrypt(etsn_gss *g, const uint8_t *body, size_t len, etsn_buf *p
         set_err(err, errlen, "encrypted body: header length %u exceeds the payload", hl);
         return -1;
     }
-    const uint8_t *header = c.p, *sealed = c.p + hl;
-    size_t sealed_len = payload - hl;
+    out->header = c.p;
+    out->header_len = hl;
+    out->sealed = c.p + hl;
+    out->sealed_len = payload - hl;
+    return 0;
+bad_protocol:
+    set_err(err, errlen, "encrypted body: missing or unsupported protocol part header");
+    return -1;
+}
+
+int etsn_winrm_decrypt(etsn_gss *g, const uint8_t *body, size_t len, etsn_buf *plain, char *err,
+                       size_t errlen)
+{
+    etsn_winrm_parts parts;
+    if (etsn_winrm_split(body, len, &parts, err, errlen) < 0) return -1;
+    size_t declared = parts.declared, sealed_len = parts.sealed_len;
     /* NTLM seals byte for byte, so Length must match the sealed part; a
      * Kerberos sender may count its cipher padding or not. Checked before
      * unwrapping because a failed NTLM unwrap still advances the RC4 state. */
@@ -190,7 +204,9 @@ int etsn_winrm_decrypt(etsn_gss *g, const uint8_t *body, size_t len, etsn_buf *p
     }
 
     size_t before = plain->len;
-    if (etsn_gss_unwrap(g, header, hl, sealed, sealed_len, plain, err, errlen) < 0) return -1;
+    if (etsn_gss_unwrap(g, parts.header, parts.header_len, parts.sealed, sealed_len, plain, err,
+                        errlen) < 0)
+        return -1;
     size_t got = plain->len - before;
     if (got != declared && !(krb && declared == sealed_len && got <= declared)) {
         etsn_secure_zero(plain->data + before, got);

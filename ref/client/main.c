@@ -12,6 +12,7 @@
 #include "args.h"
 #include "credential.h"
 #include "line_input.h"
+#include "record.h"
 #include "session.h"
 
 #define ETSN_VERSION "0.1.0"
@@ -94,6 +95,23 @@ static void culture(char out[32])
     snprintf(out, 32, "%.2s-%.2s", lang, lang + 3);
 }
 
+/* ETSN_RECORD=FILE records the session as a transcript (docs/cli.md);
+ * ETSN_RECORD_SCRUB=0 keeps the secrets in it. */
+static int start_recording(const etsn_args *a, etsn_session_config *cfg, etsn_recorder **rec,
+                           etsn_error *err)
+{
+    const char *path = getenv("ETSN_RECORD");
+    if (!path || !*path) return 0;
+    const char *scrub = getenv("ETSN_RECORD_SCRUB");
+    const char *auth = a->auth == ETSN_AUTH_DEFAULT ? "Negotiate" : a->auth_name;
+    *rec = etsn_recorder_open(path, a->endpoint_url, auth, cfg->http.encrypt,
+                              !(scrub && strcmp(scrub, "0") == 0), cfg->http.password, err);
+    if (!*rec) return -1;
+    cfg->http.on_exchange = etsn_recorder_on_exchange;
+    cfg->http.on_exchange_ctx = *rec;
+    return 0;
+}
+
 static int run(const etsn_args *a)
 {
     etsn_error err;
@@ -161,10 +179,26 @@ static int run(const etsn_args *a)
     };
     terminal_host(&cfg.client.host);
 
+    etsn_recorder *rec = NULL;
+    if (start_recording(a, &cfg, &rec, &err) < 0) {
+        print_error(&err);
+        etsn_line_input_finish(&input);
+        etsn_credential_free(&cred);
+        return ETSN_EXIT_OPEN_FAILED;
+    }
     int status = etsn_session_run(&cfg, &err);
+    if (rec) {
+        etsn_error rerr;
+        etsn_error_clear(&rerr);
+        if (etsn_recorder_close(rec, &rerr) < 0)
+            fprintf(stderr, "WARNING: The recording is incomplete: %s\n", rerr.message);
+    }
     etsn_line_input_finish(&input);
     etsn_credential_free(&cred);
-    if (status == ETSN_EXIT_OPEN_FAILED) {
+    /* Status 1 is also what `exit 1` / SetShouldExit(1) on the server gives
+     * (found replaying pypsrp's test_psrp_pshost_methods): only an actual
+     * failure to open has an error to print. */
+    if (status == ETSN_EXIT_OPEN_FAILED && (err.message[0] || err.fqid[0])) {
         if (!err.fqid[0]) {
             /* fanin/WSManTransportManager.cs: the text every connection
              * failure is wrapped in. */

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "../auth/gss_auth.h"
 #include "../auth/winrm_crypt.h"
@@ -91,6 +92,9 @@ struct etsn_http {
     bool skip_ca, skip_cn;
     char *ca_file;
     long connect_timeout_ms, request_timeout_ms;
+    void (*on_exchange)(void *ctx, const etsn_http_exchange *x);
+    void *on_exchange_ctx;
+    uint64_t conn_no; /* of the current TCP connection, for on_exchange */
 
     etsn_gss *gss;
     etsn_mech mech;
@@ -110,6 +114,7 @@ struct etsn_http {
 };
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static atomic_uint_fast64_t g_connections; /* numbers connections for on_exchange */
 static int g_ctx_index = -1;
 static bool g_init_ok;
 
@@ -117,6 +122,13 @@ static void global_init(void)
 {
     g_init_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
     g_ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+static double monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
 static void free_secret(char **s)
@@ -399,6 +411,7 @@ static int do_post(etsn_http *h, const char *authz, const char *ctype, const uin
     long nconn = 0;
     curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &nconn);
     *new_conn = nconn > 0;
+    if (nconn > 0) h->conn_no = atomic_fetch_add(&g_connections, 1) + 1;
     curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, status);
     curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
     if (cc != CURLE_OK) {
@@ -590,6 +603,8 @@ etsn_http *etsn_http_new(const etsn_http_config *cfg, etsn_error *err)
     h->skip_cn = cfg->skip_cn_check;
     h->connect_timeout_ms = cfg->connect_timeout_ms;
     h->request_timeout_ms = cfg->request_timeout_ms;
+    h->on_exchange = cfg->on_exchange;
+    h->on_exchange_ctx = cfg->on_exchange_ctx;
     h->url = strdup(cfg->url);
     h->spn_host = strdup(cfg->host ? cfg->host : h->host);
     if (!h->url || !h->spn_host) goto oom;
@@ -663,6 +678,7 @@ int etsn_http_post(etsn_http *h, const uint8_t *soap, size_t len, etsn_buf *repl
     long status = 0;
     bool new_conn = false;
     int rc = -1;
+    double started = monotonic_ms();
 
     /* A cancel aimed at an earlier post must not abort this one. */
     atomic_store(&h->cancel, false);
@@ -738,6 +754,12 @@ int etsn_http_post(etsn_http *h, const uint8_t *soap, size_t len, etsn_buf *repl
 oom:
     etsn_error_set(err, 0, "Out of memory.");
 out:
+    if (h->on_exchange && status != 0) {
+        etsn_http_exchange x = {
+            h->conn_no, started, monotonic_ms() - started,     status,
+            soap,       len,     rc == 0 ? reply->data : NULL, rc == 0 ? reply->len : 0};
+        h->on_exchange(h->on_exchange_ctx, &x);
+    }
     etsn_buf_free_secure(&plain);
     etsn_buf_free(&sealed);
     /* Reply bodies may hold secrets (SecureString exchanges). */

@@ -28,6 +28,20 @@ typedef enum {
     ETSN_AUTH_NEGOTIATE_IMPLICIT, /* NegotiateWithImplicitCredential */
 } etsn_auth_kind;
 
+/* One request and its reply as the application sees them (decrypted), for
+ * recording a session (etsn's ETSN_RECORD). No HTTP headers: they hold the
+ * authentication tokens. */
+typedef struct {
+    uint64_t conn;          /* TCP connection number in this process, from 1 */
+    double start_ms;        /* CLOCK_MONOTONIC when the post started */
+    double duration_ms;     /* until the reply was in (or the post failed) */
+    long status;            /* final HTTP status, 0 when none arrived */
+    const uint8_t *request; /* the SOAP envelope before sealing */
+    size_t request_len;
+    const uint8_t *reply; /* the SOAP reply after unsealing; empty on failure */
+    size_t reply_len;
+} etsn_http_exchange;
+
 typedef struct {
     const char *url;  /* http(s)://host:port/app */
     const char *host; /* for the SPN HTTP/<host> */
@@ -40,6 +54,11 @@ typedef struct {
     const char *ca_file;  /* extra trust anchors, e.g. from ETSN_CA_FILE */
     long connect_timeout_ms;
     long request_timeout_ms; /* whole request, e.g. OperationTimeout + slack */
+    /* Called at the end of every post that reached the server, on the
+     * posting thread (posts on two connections may call it at once); NULL
+     * for none. */
+    void (*on_exchange)(void *ctx, const etsn_http_exchange *x);
+    void *on_exchange_ctx;
 } etsn_http_config;
 
 typedef struct etsn_http etsn_http;
