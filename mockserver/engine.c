@@ -19,6 +19,7 @@
 #include "../ref/core/psrp_crypto.h"
 #include "../ref/core/psrp_msgs.h"
 #include "../ref/core/wsman.h"
+#include "pool.h"
 
 /* ---- outbound queues ---- */
 
@@ -86,6 +87,7 @@ typedef struct shell {
     bool broken;                /* RUNSPACEPOOL_STATE Broken sent: no more commands */
     bool vanished;              /* <break-session mode="vanish">: every request faults */
     struct timespec busy_until; /* <server busy-ms>: pipelines wait until then */
+    mock_pool pool;             /* min/max runspaces (pool.h) */
 } shell;
 
 typedef struct {
@@ -1150,6 +1152,7 @@ static void start_pipeline(mock_engine *e, shell *sh, pipe *p, const etsn_value 
     if (!p->text) return;
     p->merge_errors = merge;
     p->st = PS_RUNNING;
+    sh->pool.ran_pipeline = true;
     if (!sh->opened)
         unmatched(e, "CREATE_PIPELINE", "INIT_RUNSPACEPOOL (open the pool first)",
                   "pipeline '%s' created while the pool is not open", p->text);
@@ -1628,15 +1631,15 @@ static void public_key(mock_engine *e, shell *sh, const etsn_message *m, const c
     etsn_buf_free(&b64);
 }
 
-static etsn_value *pool_reply(const char *ci_name, int64_t ci, etsn_value *resp)
+/* Runspaces in use: a busy pool (<server busy-ms>) has none free; else each
+ * pipeline that has started and not finished holds one. */
+static int32_t runspaces_in_use(const shell *sh)
 {
-    etsn_value *v = etsn_v_obj();
-    if (!v || etsn_obj_add_member(v, "SetMinMaxRunspacesResponse", resp) < 0 ||
-        etsn_obj_add_member(v, ci_name, etsn_v_i64(ci)) < 0) {
-        etsn_v_free(v);
-        return NULL;
-    }
-    return v;
+    if (!reached(&sh->busy_until)) return sh->pool.max_runspaces;
+    int32_t n = 0;
+    for (const pipe *p = sh->pipes; p; p = p->next)
+        if (p->st != PS_NEW && p->st != PS_FINISHED && p->st != PS_QUEUED) n++;
+    return n;
 }
 
 static int on_pool_message(dctx *c, const etsn_message *m)
@@ -1670,6 +1673,7 @@ static int on_pool_message(dctx *c, const etsn_message *m)
             return 0;
         }
         etsn_value *v = parse_body(e, m, tn);
+        mock_pool_init(&c->sh->pool, v);
         etsn_v_free(v);
         c->sh->rpid = m->rpid;
         c->sh->opened = true;
@@ -1696,19 +1700,19 @@ static int on_pool_message(dctx *c, const etsn_message *m)
     case ETSN_MSG_GET_AVAILABLE_RUNSPACES:
     case ETSN_MSG_RESET_RUNSPACE_STATE: {
         etsn_value *v = parse_body(e, m, tn);
+        if (!v) return 0;
         int64_t ci = 0;
-        if (v) etsn_v_as_i64(etsn_v_get(v, "ci"), &ci);
-        etsn_v_free(v);
         bool busy = !reached(&c->sh->busy_until);
+        etsn_value *reply =
+            mock_pool_answer(&c->sh->pool, m->type, v, runspaces_in_use(c->sh), &ci);
+        etsn_v_free(v);
         if (busy && m->type == ETSN_MSG_GET_AVAILABLE_RUNSPACES) {
             add_fact(e, "busy-polled", true, "GET_AVAILABLE_RUNSPACES while busy");
             event(e, "busy-poll", "GET_AVAILABLE_RUNSPACES ci=%" PRId64 " answered 0", ci);
         }
-        /* A busy pool has no runspace free. */
-        etsn_value *resp = m->type == ETSN_MSG_GET_AVAILABLE_RUNSPACES ? etsn_v_i64(busy ? 0 : 1)
-                                                                       : etsn_v_bool(true);
-        queue_owned(e, c->sh, NULL, ETSN_MSG_RUNSPACE_AVAILABILITY, pool_reply("ci", ci, resp), 0);
-        event(e, "pool-message", "%s ci=%" PRId64, tn, ci);
+        queue_owned(e, c->sh, NULL, ETSN_MSG_RUNSPACE_AVAILABILITY, reply, 0);
+        event(e, "pool-message", "%s ci=%" PRId64 " (min %d, max %d)", tn, ci,
+              c->sh->pool.min_runspaces, c->sh->pool.max_runspaces);
         return 0;
     }
     case ETSN_MSG_PUBLIC_KEY:
@@ -2138,6 +2142,25 @@ static int do_delete(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
     return 200;
 }
 
+/* WS-Transfer Get: only WinRM's configuration, which clients read for
+ * MaxEnvelopeSizekb (pypsrp's update_max_payload_size; recordings
+ * test_wsman_update_envelope_size_*.yml in pypsrp's tests). */
+static int do_get(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
+{
+    const char *uri = m->resource_uri ? m->resource_uri : "";
+    if (strcasecmp(uri, ETSN_WSMAN_CONFIG_URI)) {
+        unmatched(e, "Get", ETSN_WSMAN_CONFIG_URI, "Get of %s", uri);
+        etsn_wsman_build_fault(reply, m->message_id, "s:Sender", "a:DestinationUnreachable",
+                               MOCK_FAULT_INVALID_RESOURCE_URI, machine(e),
+                               "The WS-Management service cannot process the request. The "
+                               "resource URI is not valid. ");
+        return 500;
+    }
+    event(e, "get-config", "MaxEnvelopeSizekb %u", e->fx->max_envelope_kb);
+    etsn_wsman_build_get_config_response(reply, m->message_id, e->fx->max_envelope_kb, 60000);
+    return 200;
+}
+
 static size_t payload_budget(uint32_t max_env)
 {
     if (!max_env) max_env = MOCK_DEFAULT_ENVELOPE;
@@ -2243,6 +2266,8 @@ static const char *action_name(etsn_wsman_action a)
         return "Signal";
     case ETSN_WSMAN_DELETE:
         return "Delete";
+    case ETSN_WSMAN_GET:
+        return "Get";
     default:
         return "unknown";
     }
@@ -2298,6 +2323,9 @@ int mock_engine_handle(void *ctx, uint64_t conn_id, const char *user, const uint
             break;
         case ETSN_WSMAN_DELETE:
             status = do_delete(e, &m, reply);
+            break;
+        case ETSN_WSMAN_GET:
+            status = do_get(e, &m, reply);
             break;
         default: {
             unmatched(e, m.action_uri ? m.action_uri : "(no Action)",

@@ -1237,41 +1237,35 @@ static int set_str(char **dst, const xmlNode *n, const char *name)
     return 0;
 }
 
+/* An optional whole-number attribute in [lo, hi]; *out untouched when absent. */
+static int uint_attr(lctx *c, const xmlNode *n, const char *name, long lo, long hi, uint32_t *out)
+{
+    char *s = get_attr(n, name);
+    if (!s) return 0;
+    long v;
+    int rc = parse_int_or_name(s, NULL, 0, &v);
+    free(s);
+    if (rc < 0 || v < lo || v > hi)
+        return fail(c, n, "<server %s=...>: a number from %ld to %ld", name, lo, hi);
+    *out = (uint32_t)v;
+    return 0;
+}
+
 static int parse_server(lctx *c, const xmlNode *n, mock_fixture *fx)
 {
-    static const char *const allowed[] = {"computer",
-                                          "protocol",
-                                          "ps-version",
-                                          "path",
-                                          "location",
-                                          "resource-uri",
-                                          "edition",
-                                          "busy-ms",
-                                          "create-delay-ms",
-                                          "missing-commands",
-                                          "commands",
-                                          "public-key-request",
-                                          NULL};
+    static const char *const allowed[] = {"computer",        "protocol",
+                                          "ps-version",      "path",
+                                          "location",        "resource-uri",
+                                          "edition",         "busy-ms",
+                                          "create-delay-ms", "missing-commands",
+                                          "commands",        "public-key-request",
+                                          "max-envelope-kb", NULL};
     if (check_attrs(c, n, allowed) < 0) return -1;
     if (bool_attr(c, n, "public-key-request", &fx->request_public_key) < 0) return -1;
-    char *busy = get_attr(n, "busy-ms");
-    if (busy) {
-        long ms;
-        int rc = parse_int_or_name(busy, NULL, 0, &ms);
-        free(busy);
-        if (rc < 0 || ms < 0 || ms > 3600000)
-            return fail(c, n, "<server busy-ms=...>: milliseconds (0..3600000)");
-        fx->busy_ms = (uint32_t)ms;
-    }
-    char *delay = get_attr(n, "create-delay-ms");
-    if (delay) {
-        long ms;
-        int rc = parse_int_or_name(delay, NULL, 0, &ms);
-        free(delay);
-        if (rc < 0 || ms < 0 || ms > 600000)
-            return fail(c, n, "<server create-delay-ms=...>: milliseconds (0..600000)");
-        fx->create_delay_ms = (uint32_t)ms;
-    }
+    if (uint_attr(c, n, "busy-ms", 0, 3600000, &fx->busy_ms) < 0 ||
+        uint_attr(c, n, "create-delay-ms", 0, 600000, &fx->create_delay_ms) < 0 ||
+        uint_attr(c, n, "max-envelope-kb", 32, 65535, &fx->max_envelope_kb) < 0)
+        return -1;
     set_str(&fx->computer, n, "computer");
     set_str(&fx->protocol, n, "protocol");
     set_str(&fx->ps_version, n, "ps-version");
@@ -1415,6 +1409,7 @@ static int parse_root(lctx *c, const xmlNode *root, mock_fixture *fx)
     fx->negotiate = true;
     fx->basic = true;
     fx->require_encryption = true;
+    fx->max_envelope_kb = 500; /* WinRM's default since Windows Server 2012 */
     /* <server> first: what the pipelines build depends on its protocol. */
     for (xmlNode *n = root->children; n; n = n->next)
         if (is_el(n, "server") && parse_server(c, n, fx) < 0) return -1;

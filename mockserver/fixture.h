@@ -173,6 +173,7 @@ typedef struct {
     uint32_t busy_ms;         /* <server busy-ms=>: the pool is busy this long after it opens */
     uint32_t create_delay_ms; /* <server create-delay-ms=>: Create is answered this much later */
     bool request_public_key;  /* <server public-key-request="true">: asks for the key on open */
+    uint32_t max_envelope_kb; /* <server max-envelope-kb=>: winrm/config MaxEnvelopeSizekb (500) */
     fx_completion *completions;
     size_t n_completions;
     fx_pipeline *pipelines;

@@ -305,6 +305,9 @@ START_TEST(test_helper_errors)
     expect_error("<scenario name='s'><user name='a' password='b'/>\n"
                  "<server busy-ms='-1'/></scenario>",
                  2, "busy-ms");
+    expect_error("<scenario name='s'><user name='a' password='b'/>\n"
+                 "<server max-envelope-kb='16'/></scenario>",
+                 2, "max-envelope-kb");
 }
 END_TEST
 

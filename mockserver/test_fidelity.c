@@ -1,0 +1,179 @@
+/* What etsn-mockd answers, checked against what real Windows PowerShell
+ * servers send. The facts (message types, their order, states, key fields)
+ * are read off the request/response recordings in pypsrp's test suite
+ * (jborean93/pypsrp, tests/tests_pypsrp/responses/, Windows Server with
+ * PowerShell 5.1); each test names the recording it follows. */
+#include "test_client.h"
+
+static const char *fidelity_xml = "<scenario name='fidelity' description='unit'>\n"
+                                  "  <server computer='SERVER01' max-envelope-kb='150'/>\n"
+                                  "  <user name='CONTOSO\\alice' password='pw'/>\n"
+                                  "  <pipeline command='echo hi'><output>hi</output></pipeline>\n"
+                                  "</scenario>\n";
+
+/* Sends one message on the pool's stdin (Send without a CommandId). */
+static void send_pool(client *c, uint32_t type, etsn_value *body)
+{
+    etsn_buf frags = ETSN_BUF_INIT, req = ETSN_BUF_INIT;
+    add_message(&frags, c, type, &(etsn_guid){0}, body);
+    etsn_wsman_header h = header(c, true);
+    ck_assert_int_eq(etsn_wsman_build_send(&req, &h, NULL, "stdin", frags.data, frags.len), 0);
+    etsn_wsman_msg r;
+    ck_assert_int_eq(call(c, &req, &r), 200);
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&frags);
+    etsn_buf_free(&req);
+}
+
+/* A pool request {name: value, ci-name: ci} as a client writes it. */
+static etsn_value *pool_request(const char *name, int32_t value, const char *ci_name, int64_t ci)
+{
+    etsn_value *v = etsn_v_obj();
+    ck_assert_ptr_nonnull(v);
+    if (name) ck_assert_int_eq(etsn_obj_add_member(v, name, etsn_v_i32(value)), 0);
+    ck_assert_int_eq(etsn_obj_add_member(v, ci_name, etsn_v_i64(ci)), 0);
+    return v;
+}
+
+/* Sends a pool request and returns the one RUNSPACE_AVAILABILITY reply. */
+static const etsn_value *pool_call(client *c, uint32_t type, etsn_value *body, int64_t ci)
+{
+    clear_msgs(c);
+    send_pool(c, type, body);
+    ck_assert_int_eq(receive(c, NULL, NULL, NULL), 200);
+    ck_assert_uint_eq(c->n_msgs, 1);
+    ck_assert_uint_eq(c->msgs[0].type, ETSN_MSG_RUNSPACE_AVAILABILITY);
+    /* the reply's call id is "ci" whatever case the request used */
+    ck_assert_int_eq(num(c->msgs[0].v, "ci"), ci);
+    const etsn_value *r = etsn_v_get(c->msgs[0].v, "SetMinMaxRunspacesResponse");
+    ck_assert_ptr_nonnull(r);
+    return r;
+}
+
+static bool pool_bool(client *c, uint32_t type, etsn_value *body, int64_t ci)
+{
+    const etsn_value *r = pool_call(c, type, body, ci);
+    ck_assert_int_eq(r->kind, ETSN_V_BOOL);
+    return r->num.b;
+}
+
+static int64_t pool_available(client *c, int64_t ci)
+{
+    const etsn_value *r =
+        pool_call(c, ETSN_MSG_GET_AVAILABLE_RUNSPACES, pool_request(NULL, 0, "ci", ci), ci);
+    /* ServerRunspacePoolDriver answers the int it has: <I32> */
+    ck_assert_int_eq(r->kind, ETSN_V_I32);
+    return r->num.i;
+}
+
+static void open_pool(client *c, const char *xml)
+{
+    client_open(c, xml);
+    create_shell(c);
+    ck_assert_int_eq(receive(c, NULL, NULL, NULL), 200);
+    ck_assert_uint_eq(c->n_msgs, 3);
+    clear_msgs(c);
+}
+
+/* test_psrp_set_runspaces.yml: a 1..1 pool answers GET_AVAILABLE_RUNSPACES
+ * 1; SET_MAX_RUNSPACES 5 (pypsrp writes the call id as "CI") true, then 5
+ * available; SET_MIN_RUNSPACES 2 true; SET_MIN_RUNSPACES -1 and
+ * SET_MAX_RUNSPACES -1 false. Every answer is RUNSPACE_AVAILABILITY
+ * {SetMinMaxRunspacesResponse, ci}. */
+START_TEST(test_set_runspaces)
+{
+    client c;
+    open_pool(&c, fidelity_xml);
+    ck_assert_int_eq(pool_available(&c, 0), 1);
+    ck_assert(
+        pool_bool(&c, ETSN_MSG_SET_MAX_RUNSPACES, pool_request("MaxRunspaces", 5, "CI", 1), 1));
+    ck_assert_int_eq(pool_available(&c, 2), 5);
+    ck_assert(
+        pool_bool(&c, ETSN_MSG_SET_MIN_RUNSPACES, pool_request("MinRunspaces", 2, "CI", 3), 3));
+    ck_assert(
+        !pool_bool(&c, ETSN_MSG_SET_MIN_RUNSPACES, pool_request("MinRunspaces", -1, "CI", 4), 4));
+    ck_assert(
+        !pool_bool(&c, ETSN_MSG_SET_MAX_RUNSPACES, pool_request("MaxRunspaces", -1, "CI", 5), 5));
+    /* below the minimum (2) is refused too; the pool keeps 5 */
+    ck_assert(
+        !pool_bool(&c, ETSN_MSG_SET_MAX_RUNSPACES, pool_request("MaxRunspaces", 1, "CI", 6), 6));
+    ck_assert_int_eq(pool_available(&c, 7), 5);
+    ck_assert_uint_eq(mock_engine_unmatched_count(c.e), 0);
+    client_close(&c);
+}
+END_TEST
+
+/* test_psrp_reset_runspace_state_fail.yml: RESET_RUNSPACE_STATE right after
+ * the pool opens answers false (no runspace has run a pipeline yet);
+ * test_psrp_reset_runspace_state.yml: after "echo hi" ran it answers true. */
+START_TEST(test_reset_runspace_state)
+{
+    client c;
+    open_pool(&c, fidelity_xml);
+    ck_assert(!pool_bool(&c, ETSN_MSG_RESET_RUNSPACE_STATE, pool_request(NULL, 0, "ci", 0), 0));
+    char cid[37];
+    run_command(&c, "echo hi", true, false, cid);
+    clear_msgs(&c);
+    receive_until_done(&c, cid);
+    ck_assert_uint_eq(c.n_msgs, 2);
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_PIPELINE_OUTPUT);
+    ck_assert_str_eq(etsn_v_as_str(c.msgs[0].v), "hi");
+    ck_assert_uint_eq(c.msgs[1].type, ETSN_MSG_PIPELINE_STATE);
+    ck_assert_int_eq(num(c.msgs[1].v, "PipelineState"), ETSN_PIPE_COMPLETED);
+    signal_cmd(&c, cid, ETSN_SIGNAL_TERMINATE);
+    ck_assert(pool_bool(&c, ETSN_MSG_RESET_RUNSPACE_STATE, pool_request(NULL, 0, "ci", 1), 1));
+    /* ServerRunspacePoolDriver.ResetRunspaceState: only a one-runspace pool */
+    ck_assert(
+        pool_bool(&c, ETSN_MSG_SET_MAX_RUNSPACES, pool_request("MaxRunspaces", 2, "CI", 2), 2));
+    ck_assert(!pool_bool(&c, ETSN_MSG_RESET_RUNSPACE_STATE, pool_request(NULL, 0, "ci", 3), 3));
+    client_close(&c);
+}
+END_TEST
+
+/* test_wsman_update_envelope_size_{150,500,4096}.yml: a WS-Transfer Get of
+ * winrm/config answers <cfg:Config> whose MaxEnvelopeSizekb is the server's
+ * setting (here the fixture's 150). */
+START_TEST(test_get_config)
+{
+    client c;
+    client_open(&c, fidelity_xml);
+    etsn_buf req = ETSN_BUF_INIT, out = ETSN_BUF_INIT;
+    etsn_wsman_header h = header(&c, false);
+    h.resource_uri = ETSN_WSMAN_CONFIG_URI;
+    ck_assert_int_eq(etsn_wsman_build_get(&req, &h), 0);
+    ck_assert_int_eq(mock_engine_handle(c.e, 1, "CONTOSO\\alice", req.data, req.len, &out), 200);
+    etsn_wsman_msg r;
+    char err[256] = "";
+    ck_assert_msg(etsn_wsman_parse(out.data, out.len, &r, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(r.action, ETSN_WSMAN_GET_RESPONSE);
+    ck_assert_str_eq(r.relates_to, c.msg_id);
+    etsn_wsman_msg_free(&r);
+    etsn_buf_append_byte(&out, 0);
+    ck_assert_ptr_nonnull(
+        strstr((const char *)out.data, "<cfg:MaxEnvelopeSizekb>150</cfg:MaxEnvelopeSizekb>"));
+    /* any other resource is not there */
+    h = header(&c, false);
+    h.resource_uri = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service";
+    ck_assert_int_eq(etsn_wsman_build_get(&req, &h), 0);
+    ck_assert_int_eq(mock_engine_handle(c.e, 1, "CONTOSO\\alice", req.data, req.len, &out), 500);
+    etsn_buf_free(&req);
+    etsn_buf_free(&out);
+    client_close(&c);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("fidelity");
+    TCase *tc = tcase_create("fidelity");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_set_runspaces);
+    tcase_add_test(tc, test_reset_runspace_state);
+    tcase_add_test(tc, test_get_config);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
