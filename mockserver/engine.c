@@ -20,6 +20,7 @@
 #include "../ref/core/psrp_msgs.h"
 #include "../ref/core/wsman.h"
 #include "pool.h"
+#include "render.h"
 
 /* ---- outbound queues ---- */
 
@@ -359,58 +360,34 @@ static void to_record(const fx_error *fe, etsn_error_record *r)
     r->position_message = fe->position;
 }
 
-static void push_lines(etsn_buf *lines, size_t *n, const char *text)
-{
-    /* lines holds NUL-separated strings */
-    const char *p = text;
-    for (;;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (len && p[len - 1] == '\r') len--;
-        etsn_buf_append(lines, p, len);
-        etsn_buf_append_byte(lines, 0);
-        (*n)++;
-        if (!nl) break;
-        p = nl + 1;
-    }
-}
-
-/* How the server's Out-Default shows an error: Windows PowerShell's
- * NormalView (protocol <= 2.3) or pwsh's ConciseView (2.4). */
-static void render_error(const mock_fixture *fx, const fx_error *fe, etsn_buf *lines, size_t *n)
-{
-    etsn_buf b = ETSN_BUF_INIT;
-    const char *act = fe->activity && *fe->activity ? fe->activity : NULL;
-    if (!strcmp(fx->protocol, "2.4")) {
-        if (act) etsn_buf_printf(&b, "%s: ", act);
-        etsn_buf_append_str(&b, fe->message);
-        push_lines(lines, n, (const char *)b.data);
-        etsn_buf_free(&b);
-        return;
-    }
-    if (act) etsn_buf_printf(&b, "%s : ", act);
-    etsn_buf_append_str(&b, fe->message);
-    push_lines(lines, n, (const char *)b.data);
-    etsn_buf_reset(&b);
-    if (fe->position) push_lines(lines, n, fe->position);
-    etsn_buf_printf(&b, "    + CategoryInfo          : %s: (%s:%s) [%s], %s", fe->category_name,
-                    fe->target_name ? fe->target_name : "", fe->target_type ? fe->target_type : "",
-                    fe->activity ? fe->activity : "", fe->reason ? fe->reason : "");
-    push_lines(lines, n, (const char *)b.data);
-    etsn_buf_reset(&b);
-    etsn_buf_printf(&b, "    + FullyQualifiedErrorId : %s", fe->fqid ? fe->fqid : "");
-    push_lines(lines, n, (const char *)b.data);
-    push_lines(lines, n, "");
-    etsn_buf_free(&b);
-}
-
-static int queue_error_line(mock_engine *e, shell *sh, pipe *p, const char *text, uint64_t n)
+/* One void host call (ci -100) with a String parameter. */
+static int queue_text_call(mock_engine *e, shell *sh, pipe *p, int method, const char *text,
+                           uint64_t n)
 {
     etsn_value *s = etsn_v_string(text);
     if (!s) return -1;
     const etsn_value *items[1] = {s};
-    int rc = queue_owned(e, sh, p, ETSN_MSG_PIPELINE_HOST_CALL, host_call(-100, 18, items, 1), n);
+    int rc =
+        queue_owned(e, sh, p, ETSN_MSG_PIPELINE_HOST_CALL, host_call(-100, method, items, 1), n);
     etsn_v_free(s);
+    return rc;
+}
+
+static int queue_error_line(mock_engine *e, shell *sh, pipe *p, const char *text, uint64_t n)
+{
+    return queue_text_call(e, sh, p, 18, text, n); /* WriteErrorLine */
+}
+
+/* cnt NUL-separated lines, one host call each. */
+static int queue_lines(mock_engine *e, shell *sh, pipe *p, int method, const etsn_buf *lines,
+                       size_t cnt, uint64_t n)
+{
+    const char *l = (const char *)lines->data;
+    int rc = 0;
+    for (size_t i = 0; i < cnt && !rc && l; i++) {
+        rc = queue_text_call(e, sh, p, method, l, n);
+        l += strlen(l) + 1;
+    }
     return rc;
 }
 
@@ -419,22 +396,37 @@ static int queue_error(mock_engine *e, shell *sh, pipe *p, const fx_error *fe, u
     if (!p->merge_errors) {
         etsn_error_record r;
         to_record(fe, &r);
-        return queue_owned(e, sh, p, ETSN_MSG_ERROR_RECORD, etsn_msg_error_record(&r, NULL), n);
+        etsn_value *v = etsn_msg_error_record(&r, NULL);
+        /* A record written to the error stream says so (ErrorRecord's
+         * writeErrorStream, in every ERROR_RECORD of pypsrp's recordings;
+         * absent from PIPELINE_STATE's ExceptionAsErrorRecord). */
+        if (v && etsn_obj_add_member(v, "writeErrorStream", etsn_v_bool(true)) < 0) {
+            etsn_v_free(v);
+            v = NULL;
+        }
+        return queue_owned(e, sh, p, ETSN_MSG_ERROR_RECORD, v, n);
     }
-    if (fe->n_lines) {
-        for (size_t i = 0; i < fe->n_lines; i++)
-            if (queue_error_line(e, sh, p, fe->lines[i], n) < 0) return -1;
+    etsn_buf lines = ETSN_BUF_INIT;
+    size_t cnt = 0;
+    mock_render_error(e->fx, fe, &lines, &cnt);
+    int rc = queue_lines(e, sh, p, 18, &lines, cnt, n); /* WriteErrorLine */
+    etsn_buf_free(&lines);
+    return rc;
+}
+
+/* An <output> step: PIPELINE_OUTPUT objects, or for a pipeline ending in
+ * Out-Default what Out-Default writes to the host (render.h). */
+static int queue_output(mock_engine *e, shell *sh, pipe *p, const fx_step *s, uint64_t n)
+{
+    if (!p->merge_errors) {
+        for (size_t i = 0; i < s->n_values; i++)
+            if (queue_value(e, sh, p, ETSN_MSG_PIPELINE_OUTPUT, s->values[i], n) < 0) return -1;
         return 0;
     }
     etsn_buf lines = ETSN_BUF_INIT;
     size_t cnt = 0;
-    render_error(e->fx, fe, &lines, &cnt);
-    const char *l = (const char *)lines.data;
-    int rc = 0;
-    for (size_t i = 0; i < cnt && !rc && l; i++) {
-        rc = queue_error_line(e, sh, p, l, n);
-        l += strlen(l) + 1;
-    }
+    mock_render_output(s, &lines, &cnt);
+    int rc = queue_lines(e, sh, p, 16, &lines, cnt, n); /* WriteLine2 */
     etsn_buf_free(&lines);
     return rc;
 }
@@ -633,8 +625,7 @@ static void generate(mock_engine *e, shell *sh, pipe *p)
             event(e, "public-key-request", "sent during '%s'", p->text ? p->text : "");
             break;
         case FX_OUTPUT:
-            for (size_t i = 0; i < s->n_values; i++)
-                queue_value(e, sh, p, ETSN_MSG_PIPELINE_OUTPUT, s->values[i], n);
+            queue_output(e, sh, p, s, n);
             break;
         case FX_MESSAGE:
             queue_value(e, sh, p, s->message_type, s->values[0], n);
@@ -790,21 +781,22 @@ static int program_not_found(mock_engine *e, pipe *p, const char *line)
     if (pwsh) {
         etsn_buf first = ETSN_BUF_INIT;
         etsn_buf_printf(&first, "%s: %s", cmd, fe->message);
-        push_lines(&lines, &cnt, (const char *)first.data);
+        mock_render_push_lines(&lines, &cnt, (const char *)first.data);
         etsn_buf_free(&first);
     } else {
         etsn_buf first = ETSN_BUF_INIT;
         etsn_buf_printf(&first, "%s : %s", cmd, fe->message);
-        push_lines(&lines, &cnt, (const char *)first.data);
-        push_lines(&lines, &cnt, fe->position);
+        mock_render_push_lines(&lines, &cnt, (const char *)first.data);
+        mock_render_push_lines(&lines, &cnt, fe->position);
         etsn_buf_reset(&first);
         etsn_buf_printf(&first,
                         "    + CategoryInfo          : ObjectNotFound: (%s:String) [], "
                         "CommandNotFoundException",
                         cmd);
-        push_lines(&lines, &cnt, (const char *)first.data);
-        push_lines(&lines, &cnt, "    + FullyQualifiedErrorId : CommandNotFoundException");
-        push_lines(&lines, &cnt, "");
+        mock_render_push_lines(&lines, &cnt, (const char *)first.data);
+        mock_render_push_lines(&lines, &cnt,
+                               "    + FullyQualifiedErrorId : CommandNotFoundException");
+        mock_render_push_lines(&lines, &cnt, "");
         etsn_buf_free(&first);
     }
     free(cmd);

@@ -181,6 +181,8 @@ void fx_steps_free(fx_step *steps, size_t n)
         for (size_t j = 0; j < s->n_values; j++) etsn_v_free(s->values[j]);
         free(s->values);
         free(s->text);
+        for (size_t j = 0; j < s->n_lines; j++) free(s->lines[j]);
+        free(s->lines);
         free_error(&s->error);
         fx_steps_free(s->children, s->n_children);
         for (size_t j = 0; j < s->n_fields; j++) {
@@ -301,6 +303,56 @@ static int parse_values(lctx *c, const xmlNode *n, fx_step *s, bool allow_text)
     return 0;
 }
 
+/* Appends an element's text to a list of lines (<line> children). */
+static int add_line(lctx *c, const xmlNode *n, char ***lines, size_t *cnt)
+{
+    char **v = realloc(*lines, (*cnt + 1) * sizeof *v);
+    if (!v) return fail(c, n, "out of memory");
+    *lines = v;
+    if (!(v[*cnt] = own_text(n))) return fail(c, n, "out of memory");
+    (*cnt)++;
+    return 0;
+}
+
+/* <output>: CLIXML values (or text: one String) and optionally <line>s, the
+ * text Out-Default writes for them on a console. An object that is neither
+ * a primitive nor has a ToString needs <line>s: nothing else says how the
+ * server would format it. */
+static int parse_output(lctx *c, const xmlNode *n, fx_step *s)
+{
+    static const char *const allowed[] = {NULL};
+    if (check_attrs(c, n, allowed) < 0) return -1;
+    s->kind = FX_OUTPUT;
+    bool any_value = false;
+    for (xmlNode *ch = n->children; ch; ch = ch->next) {
+        if (ch->type != XML_ELEMENT_NODE) continue;
+        if (is_el(ch, "line")) {
+            if (add_line(c, ch, &s->lines, &s->n_lines) < 0) return -1;
+            continue;
+        }
+        any_value = true;
+        char err[256] = "";
+        etsn_value *v = etsn_clixml_from_node(ch, NULL, err, sizeof err);
+        if (!v) return fail(c, ch, "<output>: bad CLIXML value <%s>: %s", ch->name, err);
+        if (add_value(s, v) < 0) return fail(c, ch, "out of memory");
+        if (v->kind == ETSN_V_OBJ && !v->to_string && !v->base && !s->n_lines) {
+            bool lines_follow = false;
+            for (xmlNode *m = ch->next; m; m = m->next)
+                if (m->type == XML_ELEMENT_NODE && is_el(m, "line")) lines_follow = true;
+            if (!lines_follow)
+                return fail(c, ch,
+                            "<output>: an object without <ToString> needs <line> children (how "
+                            "Out-Default formats it on a console)");
+        }
+    }
+    if (!any_value && !s->n_lines && parse_values(c, n, s, true) < 0) return -1;
+    if (!s->n_values) {
+        etsn_value *v = etsn_v_string("");
+        if (!v || add_value(s, v) < 0) return fail(c, n, "out of memory");
+    }
+    return 0;
+}
+
 static int parse_error(lctx *c, const xmlNode *n, fx_error *e)
 {
     static const char *const allowed[] = {
@@ -343,10 +395,7 @@ static int parse_error(lctx *c, const xmlNode *n, fx_error *e)
     for (xmlNode *ch = n->children; ch; ch = ch->next) {
         if (ch->type != XML_ELEMENT_NODE) continue;
         if (!is_el(ch, "line")) return fail(c, ch, "<error-record>: unexpected <%s>", ch->name);
-        char **v = realloc(e->lines, (e->n_lines + 1) * sizeof *v);
-        if (!v) return fail(c, ch, "out of memory");
-        e->lines = v;
-        if (!(e->lines[e->n_lines++] = own_text(ch))) return fail(c, ch, "out of memory");
+        if (add_line(c, ch, &e->lines, &e->n_lines) < 0) return -1;
     }
     return 0;
 }
@@ -1105,17 +1154,7 @@ static int parse_step(lctx *c, const xmlNode *n, fx_step *s, int depth)
         s->kind = FX_KEY_REQUEST;
         return 0;
     }
-    if (is_el(n, "output")) {
-        static const char *const allowed[] = {NULL};
-        if (check_attrs(c, n, allowed) < 0) return -1;
-        s->kind = FX_OUTPUT;
-        if (parse_values(c, n, s, true) < 0) return -1;
-        if (!s->n_values) {
-            etsn_value *v = etsn_v_string("");
-            if (!v || add_value(s, v) < 0) return fail(c, n, "out of memory");
-        }
-        return 0;
-    }
+    if (is_el(n, "output")) return parse_output(c, n, s);
     if (is_el(n, "error-line")) {
         static const char *const allowed[] = {NULL};
         if (check_attrs(c, n, allowed) < 0) return -1;

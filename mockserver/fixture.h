@@ -79,6 +79,10 @@ struct fx_step {
     etsn_value **values;
     size_t n_values;
 
+    /* FX_OUTPUT: <line>s, how Out-Default shows the values on a console */
+    char **lines;
+    size_t n_lines;
+
     /* FX_ERROR_LINE */
     char *text;
     /* FX_ERROR_RECORD, and FX_STATE Failed when has_error */

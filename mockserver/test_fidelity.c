@@ -5,11 +5,24 @@
  * PowerShell 5.1); each test names the recording it follows. */
 #include "test_client.h"
 
-static const char *fidelity_xml = "<scenario name='fidelity' description='unit'>\n"
-                                  "  <server computer='SERVER01' max-envelope-kb='150'/>\n"
-                                  "  <user name='CONTOSO\\alice' password='pw'/>\n"
-                                  "  <pipeline command='echo hi'><output>hi</output></pipeline>\n"
-                                  "</scenario>\n";
+static const char *fidelity_xml =
+    "<scenario name='fidelity' description='unit'>\n"
+    "  <server computer='SERVER01' max-envelope-kb='150'/>\n"
+    "  <user name='CONTOSO\\alice' password='pw'/>\n"
+    "  <pipeline command='echo hi'><output>hi</output></pipeline>\n"
+    "  <pipeline command='Get-Date'><output><DT>2026-11-24T22:00:00</DT>"
+    "<line></line><line>Tuesday, November 24, 2026 10:00:00 PM</line><line></line></output>"
+    "</pipeline>\n"
+    "  <pipeline command='1..2'><output><I32>1</I32><I32>2</I32></output></pipeline>\n"
+    "  <pipeline command='Write-Output before; Write-Error error; Write-Output after'>"
+    "<output>before</output><error-record message='error' "
+    "exception-type='Microsoft.PowerShell.Commands.WriteErrorException' "
+    "fqid='Microsoft.PowerShell.Commands.WriteErrorException' activity='Write-Error'/>"
+    "<output>after</output></pipeline>\n"
+    "  <pipeline command='throw boom'><output>before</output><state value='Failed'>"
+    "<error-record message='boom' exception-type='System.Management.Automation.RuntimeException'"
+    " fqid='boom' category='OperationStopped'/></state></pipeline>\n"
+    "</scenario>\n";
 
 /* Sends one message on the pool's stdin (Send without a CommandId). */
 static void send_pool(client *c, uint32_t type, etsn_value *body)
@@ -162,6 +175,104 @@ START_TEST(test_get_config)
 }
 END_TEST
 
+/* Runs text and collects its messages up to Done. */
+static void run_all(client *c, const char *text, bool out_default)
+{
+    char cid[37];
+    clear_msgs(c);
+    run_command(c, text, true, out_default, cid);
+    receive_until_done(c, cid);
+    check_ids(c, cid);
+    signal_cmd(c, cid, ETSN_SIGNAL_TERMINATE);
+}
+
+/* test_psrp_reset_runspace_state / test_psrp_multiple_invocations: a pipeline
+ * without Out-Default gets its objects as PIPELINE_OUTPUT (a String as <S>),
+ * then PIPELINE_STATE Completed (4) with no error. The same pipeline ending in
+ * Out-Default (a console) gets what Out-Default writes instead: one WriteLine2
+ * (16) per line of the formatted view, strings and numbers as themselves. */
+START_TEST(test_output_or_out_default)
+{
+    client c;
+    open_pool(&c, fidelity_xml);
+    run_all(&c, "Get-Date", false);
+    ck_assert_uint_eq(c.n_msgs, 2);
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_PIPELINE_OUTPUT);
+    ck_assert_int_eq(c.msgs[0].v->kind, ETSN_V_DATETIME);
+    ck_assert_uint_eq(c.msgs[1].type, ETSN_MSG_PIPELINE_STATE);
+    ck_assert_int_eq(num(c.msgs[1].v, "PipelineState"), ETSN_PIPE_COMPLETED);
+    ck_assert_ptr_null(etsn_v_get(c.msgs[1].v, "ExceptionAsErrorRecord"));
+
+    run_all(&c, "Get-Date", true);
+    ck_assert_uint_eq(c.n_msgs, 4);
+    const char *want[] = {"", "Tuesday, November 24, 2026 10:00:00 PM", ""};
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_uint_eq(c.msgs[i].type, ETSN_MSG_PIPELINE_HOST_CALL);
+        ck_assert_int_eq(num(c.msgs[i].v, "mi"), 16);
+        ck_assert_int_eq(num(c.msgs[i].v, "ci"), -100);
+        ck_assert_str_eq(host_arg(&c.msgs[i]), want[i]);
+    }
+    ck_assert_int_eq(num(c.msgs[3].v, "PipelineState"), ETSN_PIPE_COMPLETED);
+
+    run_all(&c, "1..2", false);
+    ck_assert_uint_eq(c.n_msgs, 3);
+    ck_assert_int_eq(c.msgs[0].v->kind, ETSN_V_I32);
+    ck_assert_int_eq(c.msgs[1].v->num.i, 2);
+    run_all(&c, "1..2", true);
+    ck_assert_uint_eq(c.n_msgs, 3);
+    ck_assert_str_eq(host_arg(&c.msgs[0]), "1");
+    ck_assert_str_eq(host_arg(&c.msgs[1]), "2");
+    client_close(&c);
+}
+END_TEST
+
+/* test_psrp_stream_output_invocation: a non-terminating Write-Error is an
+ * ERROR_RECORD (writeErrorStream true) between the outputs and the pipeline
+ * still Completes. test_psrp_error_failed: a terminating error sends no
+ * ERROR_RECORD; PIPELINE_STATE Failed (5) carries it as
+ * ExceptionAsErrorRecord, and nothing follows. With Out-Default the
+ * non-terminating one becomes WriteErrorLine (18) calls; the terminating one
+ * is still only the Failed state (Out-Default never sees it). */
+START_TEST(test_error_semantics)
+{
+    client c;
+    open_pool(&c, fidelity_xml);
+    const char *we = "Write-Output before; Write-Error error; Write-Output after";
+    run_all(&c, we, false);
+    ck_assert_uint_eq(c.n_msgs, 4);
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_PIPELINE_OUTPUT);
+    ck_assert_uint_eq(c.msgs[1].type, ETSN_MSG_ERROR_RECORD);
+    const etsn_value *ws = etsn_v_get(c.msgs[1].v, "writeErrorStream");
+    ck_assert(ws && ws->kind == ETSN_V_BOOL && ws->num.b);
+    etsn_error_record r;
+    etsn_error_record_read(c.msgs[1].v, &r);
+    ck_assert_str_eq(r.message, "error");
+    ck_assert_str_eq(r.fqid, "Microsoft.PowerShell.Commands.WriteErrorException");
+    ck_assert_uint_eq(c.msgs[2].type, ETSN_MSG_PIPELINE_OUTPUT);
+    ck_assert_str_eq(etsn_v_as_str(c.msgs[2].v), "after");
+    ck_assert_int_eq(num(c.msgs[3].v, "PipelineState"), ETSN_PIPE_COMPLETED);
+
+    run_all(&c, we, true);
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_PIPELINE_HOST_CALL);
+    ck_assert_int_eq(num(c.msgs[1].v, "mi"), 18);
+    ck_assert_str_eq(host_arg(&c.msgs[1]), "Write-Error : error");
+    for (size_t i = 0; i < c.n_msgs; i++) ck_assert_uint_ne(c.msgs[i].type, ETSN_MSG_ERROR_RECORD);
+
+    for (int od = 0; od < 2; od++) {
+        run_all(&c, "throw boom", od);
+        ck_assert_uint_eq(c.n_msgs, 2);
+        ck_assert_uint_eq(c.msgs[1].type, ETSN_MSG_PIPELINE_STATE);
+        ck_assert_int_eq(num(c.msgs[1].v, "PipelineState"), ETSN_PIPE_FAILED);
+        const etsn_value *x = etsn_v_get(c.msgs[1].v, "ExceptionAsErrorRecord");
+        ck_assert_ptr_nonnull(x);
+        ck_assert_ptr_null(etsn_v_get(x, "writeErrorStream"));
+        etsn_error_record_read(x, &r);
+        ck_assert_str_eq(r.message, "boom");
+    }
+    client_close(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fidelity");
@@ -170,6 +281,8 @@ int main(void)
     tcase_add_test(tc, test_set_runspaces);
     tcase_add_test(tc, test_reset_runspace_state);
     tcase_add_test(tc, test_get_config);
+    tcase_add_test(tc, test_output_or_out_default);
+    tcase_add_test(tc, test_error_semantics);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

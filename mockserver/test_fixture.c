@@ -308,6 +308,10 @@ START_TEST(test_helper_errors)
     expect_error("<scenario name='s'><user name='a' password='b'/>\n"
                  "<server max-envelope-kb='16'/></scenario>",
                  2, "max-envelope-kb");
+    expect_error("<scenario name='s'><user name='a' password='b'/>\n"
+                 "<pipeline command='x'><output><Obj><MS><I32 N='a'>1</I32></MS></Obj></output>"
+                 "</pipeline></scenario>",
+                 2, "needs <line>");
 }
 END_TEST
 
