@@ -28,6 +28,7 @@ typedef struct omsg {
     struct omsg *next;
     uint8_t *data;
     size_t len;
+    bool cut; /* the Receive that completes this message ends with it */
 } omsg;
 
 typedef struct {
@@ -657,11 +658,22 @@ static void generate(mock_engine *e, shell *sh, pipe *p)
     }
 }
 
-/* Appends fragments to data up to budget bytes. */
-static void fill(mock_engine *e, shell *sh, pipe *p, etsn_buf *data, size_t budget)
+/* Fragments one Receive carries: WinRM sends each in an <rsp:Stream> of its
+ * own (pypsrp's recordings), so each costs its element too. */
+#define MAX_STREAMS 512
+#define STREAM_COST 120 /* raw bytes the ~160 bytes of <rsp:Stream ...> markup take */
+
+typedef struct {
+    size_t end[MAX_STREAMS]; /* offsets in data where each fragment ends */
+    size_t n;
+} frag_ends;
+
+/* Appends fragments to data up to budget bytes (each fragment charged
+ * STREAM_COST more), recording where each ends. */
+static void fill(mock_engine *e, shell *sh, pipe *p, etsn_buf *data, size_t budget, frag_ends *fe)
 {
     outq *q = p ? &p->out : &sh->out;
-    while (data->len < budget) {
+    while (fe->n < MAX_STREAMS && data->len + (fe->n + 1) * STREAM_COST < budget) {
         if (!q->cur) {
             if (!q->head && p) generate(e, sh, p);
             if (!q->head) break;
@@ -673,11 +685,15 @@ static void fill(mock_engine *e, shell *sh, pipe *p, etsn_buf *data, size_t budg
             q->cur_fid = 0;
             q->cur_oid = sh->next_oid++;
         }
+        size_t room = budget - data->len - (fe->n + 1) * STREAM_COST;
         size_t w = etsn_fragment_some(data, q->cur_oid, q->cur->data, q->cur->len, &q->cur_off,
-                                      &q->cur_fid, budget - data->len, budget);
+                                      &q->cur_fid, room, budget);
+        if (w) fe->end[fe->n++] = data->len;
         if (q->cur_off >= q->cur->len && q->cur_fid > 0) {
+            bool cut = q->cur->cut;
             free_omsg(e, q->cur);
             q->cur = NULL;
+            if (cut) break;
         } else if (w == 0) {
             break;
         } else {
@@ -1672,6 +1688,11 @@ static int on_pool_message(dctx *c, const etsn_message *m)
         queue_owned(e, c->sh, NULL, ETSN_MSG_SESSION_CAPABILITY,
                     etsn_msg_session_capability(e->fx->protocol), 0);
         queue_owned(e, c->sh, NULL, ETSN_MSG_APPLICATION_PRIVATE_DATA, private_data(e->fx), 0);
+        /* Windows PowerShell 3+ servers answer the pool's first Receive with
+         * these two and send RUNSPACEPOOL_STATE Opened in the next one (every
+         * 2.2/2.3 recording in pypsrp's tests); PowerShell 2.0 (2.1) sends all
+         * three at once. */
+        if (strcmp(e->fx->protocol, "2.2") >= 0 && c->sh->out.tail) c->sh->out.tail->cut = true;
         queue_owned(e, c->sh, NULL, ETSN_MSG_RUNSPACEPOOL_STATE,
                     etsn_msg_runspacepool_state(ETSN_POOL_OPENED, NULL), 0);
         add_fact(e, "pool-opened", true, c->sh->shell_id);
@@ -2172,6 +2193,32 @@ static void deadline_after(struct timespec *ts, uint32_t ms)
     }
 }
 
+/* A ReceiveResponse as WinRM writes one (pypsrp's recordings): an
+ * <rsp:Stream> per fragment, no End attribute; for a command, CommandState
+ * Done at the end, Pending while it waits for a host response, none while
+ * it simply runs. */
+static void build_receive_reply(const etsn_wsman_msg *m, const pipe *p, const etsn_buf *data,
+                                const frag_ends *fe, bool done, etsn_buf *reply)
+{
+    etsn_wsman_stream s[MAX_STREAMS];
+    size_t start = 0;
+    for (size_t i = 0; i < fe->n; i++) {
+        memset(&s[i], 0, sizeof s[i]);
+        s[i].name = (char *)"stdout";
+        s[i].command_id = p ? p->command_id : NULL;
+        s[i].data = data->data + start;
+        s[i].len = fe->end[i] - start;
+        start = fe->end[i];
+    }
+    const char *state = NULL;
+    if (p && done)
+        state = ETSN_COMMAND_STATE_DONE;
+    else if (p && p->st == PS_WAIT_HOST)
+        state = ETSN_COMMAND_STATE_PENDING;
+    etsn_wsman_build_receive_response(reply, m->message_id, s, fe->n, p ? p->command_id : NULL,
+                                      state);
+}
+
 static int do_receive(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
 {
     uint32_t timeout = m->operation_timeout_ms ? m->operation_timeout_ms : MOCK_DEFAULT_TIMEOUT_MS;
@@ -2179,6 +2226,7 @@ static int do_receive(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
     deadline_after(&deadline, timeout);
     size_t budget = payload_budget(m->max_envelope_size);
     etsn_buf data = ETSN_BUF_INIT;
+    frag_ends fe;
     int status;
     for (;;) {
         shell *sh = find_shell(e, m->shell_id);
@@ -2195,7 +2243,8 @@ static int do_receive(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
             }
         }
         etsn_buf_reset(&data);
-        fill(e, sh, p, &data, budget);
+        fe.n = 0;
+        fill(e, sh, p, &data, budget, &fe);
         if (sh->vanished) {
             status = fault_no_shell(e, m, "Receive", reply);
             break;
@@ -2205,16 +2254,8 @@ static int do_receive(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
             unmatched(e, "Receive", "Signal terminate (the command is done)",
                       "Receive for command '%s' after its Done state", p->text ? p->text : "");
         if (data.len || done) {
-            etsn_wsman_stream s = {0};
-            s.name = (char *)"stdout";
-            s.command_id = p ? p->command_id : NULL;
-            s.data = data.data ? data.data : (uint8_t *)"";
-            s.len = data.len;
-            s.end = done;
             if (done) p->done_reported = true;
-            etsn_wsman_build_receive_response(
-                reply, m->message_id, &s, 1, p ? p->command_id : NULL,
-                p ? (done ? ETSN_COMMAND_STATE_DONE : ETSN_COMMAND_STATE_RUNNING) : NULL);
+            build_receive_reply(m, p, &data, &fe, done, reply);
             uint32_t max = m->max_envelope_size ? m->max_envelope_size : MOCK_DEFAULT_ENVELOPE;
             if (reply->len > max)
                 event(e, "oversize-reply", "ReceiveResponse of %zu bytes exceeds %u", reply->len,

@@ -197,6 +197,19 @@ static int receive(client *c, const char *command_id, bool *done, etsn_wsman_msg
     return status;
 }
 
+/* Receives on the pool until RUNSPACEPOOL_STATE has come (a 2.2+ server
+ * sends it in the Receive after SESSION_CAPABILITY and
+ * APPLICATION_PRIVATE_DATA); the messages stay in c->msgs. */
+static void receive_opened(client *c)
+{
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(receive(c, NULL, NULL, NULL), 200);
+        for (size_t j = 0; j < c->n_msgs; j++)
+            if (c->msgs[j].type == ETSN_MSG_RUNSPACEPOOL_STATE) return;
+    }
+    ck_abort_msg("no RUNSPACEPOOL_STATE after three Receives");
+}
+
 static void receive_until_done(client *c, const char *command_id)
 {
     bool done = false;

@@ -65,7 +65,10 @@ START_TEST(test_main_path)
     client_open(&c, fixture_xml);
     create_shell(&c);
 
-    /* The pool's Receive: capability, private data, Opened. */
+    /* The pool's first Receive: capability and private data; the next one:
+     * Opened (every 2.2/2.3 recording in pypsrp's tests). */
+    ck_assert_int_eq(receive(&c, NULL, NULL, NULL), 200);
+    ck_assert_uint_eq(c.n_msgs, 2);
     ck_assert_int_eq(receive(&c, NULL, NULL, NULL), 200);
     ck_assert_uint_eq(c.n_msgs, 3);
     ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_SESSION_CAPABILITY);
@@ -233,7 +236,7 @@ START_TEST(test_small_envelope)
     client_open(&c, fixture_xml);
     c.max_env = 8192;
     create_shell(&c);
-    receive(&c, NULL, NULL, NULL);
+    receive_opened(&c);
     clear_msgs(&c);
     char cid[37];
     run_command(&c, "many", true, true, cid);
@@ -257,7 +260,7 @@ START_TEST(test_receive_timeout)
     client_open(&c, fixture_xml);
     c.timeout_ms = 200;
     create_shell(&c);
-    receive(&c, NULL, NULL, NULL);
+    receive_opened(&c);
     clear_msgs(&c);
     etsn_wsman_msg r;
     ck_assert_int_eq(receive(&c, NULL, NULL, &r), 500);
@@ -275,7 +278,7 @@ START_TEST(test_large_streamed)
     client c;
     client_open(&c, fixture_xml);
     create_shell(&c);
-    receive(&c, NULL, NULL, NULL);
+    receive_opened(&c);
     clear_msgs(&c);
     char cid[37];
     run_command(&c, "huge", true, true, cid);
@@ -333,7 +336,7 @@ START_TEST(test_host_response_and_ctrl_c)
     client_open(&c, fixture_xml);
     c.timeout_ms = 300;
     create_shell(&c);
-    receive(&c, NULL, NULL, NULL);
+    receive_opened(&c);
     clear_msgs(&c);
     char cid[37];
     run_command(&c, "ask", true, true, cid);
@@ -774,7 +777,7 @@ START_TEST(test_streams_and_sleep)
     client c;
     client_open(&c, xml);
     create_shell(&c);
-    receive(&c, NULL, NULL, NULL);
+    receive_opened(&c);
     clear_msgs(&c);
     char cid[37];
     run_command(&c, "Invoke-Streams", true, false, cid);
@@ -821,7 +824,7 @@ START_TEST(test_incomplete_and_multiline)
     client c;
     client_open(&c, xml);
     create_shell(&c);
-    receive(&c, NULL, NULL, NULL);
+    receive_opened(&c);
     clear_msgs(&c);
     char cid[37];
     run_command(&c, "if ($true) {", true, true, cid);
@@ -854,7 +857,7 @@ START_TEST(test_busy_pool)
     client c;
     client_open(&c, xml);
     create_shell(&c);
-    receive(&c, NULL, NULL, NULL);
+    receive_opened(&c);
     clear_msgs(&c);
     etsn_value *o = etsn_v_obj();
     etsn_obj_add_member(o, "ci", etsn_v_i64(1));
@@ -922,7 +925,7 @@ START_TEST(test_completion)
     client c;
     client_open(&c, xml);
     create_shell(&c);
-    receive(&c, NULL, NULL, NULL);
+    receive_opened(&c);
     clear_msgs(&c);
     char cid[37];
     run_tab(&c, "Get-Ch", 6, cid);
@@ -964,7 +967,7 @@ START_TEST(test_broken_session)
     client c;
     client_open(&c, xml);
     create_shell(&c);
-    receive(&c, NULL, NULL, NULL);
+    receive_opened(&c);
     clear_msgs(&c);
     char cid[37];
     run_command(&c, "Stop-Service WinRM", true, true, cid);
@@ -993,7 +996,7 @@ START_TEST(test_broken_session)
     /* vanish: the command's own Receive already faults. */
     client_open(&c, xml);
     create_shell(&c);
-    receive(&c, NULL, NULL, NULL);
+    receive_opened(&c);
     clear_msgs(&c);
     run_command(&c, "crash", true, true, cid);
     ck_assert_int_eq(receive(&c, cid, NULL, &r), 500);
@@ -1013,7 +1016,7 @@ START_TEST(test_key_request_and_ctrl_c_record)
     client c;
     client_open(&c, xml);
     create_shell(&c);
-    receive(&c, NULL, NULL, NULL);
+    receive_opened(&c);
     ck_assert_ptr_nonnull(find_msg(&c, ETSN_MSG_PUBLIC_KEY_REQUEST));
     clear_msgs(&c);
     char cid[37];

@@ -13,6 +13,9 @@ static const char *fidelity_xml =
     "  <pipeline command='Get-Date'><output><DT>2026-11-24T22:00:00</DT>"
     "<line></line><line>Tuesday, November 24, 2026 10:00:00 PM</line><line></line></output>"
     "</pipeline>\n"
+    "  <pipeline command='slow'><output>a</output><sleep ms='200'/><output>b</output>"
+    "<output>c</output></pipeline>\n"
+    "  <pipeline command='ask'><host-call method='ReadLine'/><output>x</output></pipeline>\n"
     "  <pipeline command='1..2'><output><I32>1</I32><I32>2</I32></output></pipeline>\n"
     "  <pipeline command='Write-Output before; Write-Error error; Write-Output after'>"
     "<output>before</output><error-record message='error' "
@@ -83,7 +86,7 @@ static void open_pool(client *c, const char *xml)
 {
     client_open(c, xml);
     create_shell(c);
-    ck_assert_int_eq(receive(c, NULL, NULL, NULL), 200);
+    receive_opened(c);
     ck_assert_uint_eq(c->n_msgs, 3);
     clear_msgs(c);
 }
@@ -273,6 +276,43 @@ START_TEST(test_error_semantics)
 }
 END_TEST
 
+/* test_psrp_small_msg_size, test_psrp_error_failed,
+ * test_psrp_pshost_ui_mocked_methods: WinRM puts each fragment in an
+ * <rsp:Stream> of its own; a running command's ReceiveResponse has no
+ * CommandState, one blocked on a host call has CommandState Pending, the last
+ * one CommandState Done (ExitCode 0) and no End="true" stream. */
+START_TEST(test_receive_shape)
+{
+    client c;
+    open_pool(&c, fidelity_xml);
+    char cid[37];
+    run_command(&c, "slow", true, false, cid);
+    etsn_wsman_msg r;
+    ck_assert_int_eq(receive(&c, cid, NULL, &r), 200);
+    ck_assert_uint_eq(r.n_streams, 1);
+    ck_assert_ptr_null(r.command_state);
+    etsn_wsman_msg_free(&r);
+    ck_assert_int_eq(receive(&c, cid, NULL, &r), 200);
+    ck_assert_uint_eq(r.n_streams, 3); /* b, c, PIPELINE_STATE */
+    for (size_t i = 0; i < r.n_streams; i++) {
+        ck_assert(!r.streams[i].end);
+        ck_assert_str_eq(r.streams[i].command_id, cid);
+    }
+    ck_assert_str_eq(r.command_state, ETSN_COMMAND_STATE_DONE);
+    etsn_wsman_msg_free(&r);
+    ck_assert_uint_eq(c.n_msgs, 4);
+    signal_cmd(&c, cid, ETSN_SIGNAL_TERMINATE);
+
+    clear_msgs(&c);
+    run_command(&c, "ask", true, false, cid);
+    ck_assert_int_eq(receive(&c, cid, NULL, &r), 200);
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_PIPELINE_HOST_CALL);
+    ck_assert_str_eq(r.command_state, ETSN_COMMAND_STATE_PENDING);
+    etsn_wsman_msg_free(&r);
+    client_close(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fidelity");
@@ -283,6 +323,7 @@ int main(void)
     tcase_add_test(tc, test_get_config);
     tcase_add_test(tc, test_output_or_out_default);
     tcase_add_test(tc, test_error_semantics);
+    tcase_add_test(tc, test_receive_shape);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -19,6 +19,10 @@
     "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done"
 #define ETSN_COMMAND_STATE_RUNNING                                                                 \
     "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Running"
+/* WinRM's state for a command blocked on its client (a host call awaiting
+ * its answer). */
+#define ETSN_COMMAND_STATE_PENDING                                                                 \
+    "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Pending"
 
 typedef enum {
     ETSN_WSMAN_UNKNOWN = 0,
