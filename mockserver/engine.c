@@ -19,6 +19,7 @@
 #include "../ref/core/psrp_crypto.h"
 #include "../ref/core/psrp_msgs.h"
 #include "../ref/core/wsman.h"
+#include "metadata.h"
 #include "pool.h"
 #include "render.h"
 
@@ -1180,74 +1181,19 @@ static void start_pipeline(mock_engine *e, shell *sh, pipe *p, const etsn_value 
     }
 }
 
-static etsn_value *command_info(const char *name)
-{
-    static const char *const t[] = {"Selected.System.Management.Automation.CmdletInfo",
-                                    "System.Management.Automation.PSCustomObject", "System.Object",
-                                    NULL};
-    static const char *const tf[] = {"Selected.System.Management.Automation.FunctionInfo",
-                                     "System.Management.Automation.PSCustomObject", "System.Object",
-                                     NULL};
-    static const char *const out_t[] = {
-        "System.Collections.ObjectModel.ReadOnlyCollection`1[[System.Management.Automation."
-        "PSTypeName, System.Management.Automation, Version=3.0.0.0, Culture=neutral, "
-        "PublicKeyToken=31bf3856ad364e35]]",
-        "System.Object", NULL};
-    static const char *const par_t[] = {
-        "System.Collections.Generic.Dictionary`2[[System.String, mscorlib, Version=4.0.0.0, "
-        "Culture=neutral, PublicKeyToken=b77a5c561934e089],[System.Management.Automation."
-        "ParameterMetadata, System.Management.Automation, Version=3.0.0.0, Culture=neutral, "
-        "PublicKeyToken=31bf3856ad364e35]]",
-        "System.Object", NULL};
-    bool fn = !strcasecmp(name, "prompt") || !strcasecmp(name, "TabExpansion2") ||
-              !strcasecmp(name, "Clear-Host");
-    etsn_value *o = etsn_v_typed(fn ? tf : t, ETSN_COLL_NONE);
-    if (!o) return NULL;
-    bool ok = !etsn_obj_add_member(o, "Name", etsn_v_string(name)) &&
-              !etsn_obj_add_member(o, "Namespace",
-                                   etsn_v_string(fn ? "" : "Microsoft.PowerShell.Core")) &&
-              !etsn_obj_add_member(o, "HelpUri", etsn_v_string("")) &&
-              !etsn_obj_add_member(o, "CommandType",
-                                   etsn_enum_value("System.Management.Automation.CommandTypes",
-                                                   fn ? "Function" : "Cmdlet", fn ? 2 : 8)) &&
-              !etsn_obj_add_member(o, "ResolvedCommandName", etsn_v_nil()) &&
-              !etsn_obj_add_member(o, "OutputType", etsn_v_typed(out_t, ETSN_COLL_LST)) &&
-              !etsn_obj_add_member(o, "Parameters", etsn_v_typed(par_t, ETSN_COLL_DCT));
-    if (!ok) {
-        etsn_v_free(o);
-        return NULL;
-    }
-    return o;
-}
-
+/* GET_COMMAND_METADATA: the answer comes from metadata.h. */
 static void command_metadata(mock_engine *e, shell *sh, pipe *p, const etsn_value *v)
 {
-    const etsn_value *names = etsn_v_get(v, "Name");
-    const char *found[64];
-    size_t n_found = 0;
-    etsn_buf asked = ETSN_BUF_INIT;
-    for (size_t i = 0; names && i < names->n_items && n_found < 64; i++) {
-        const char *nm = etsn_v_as_str(names->items[i]);
-        if (!nm) continue;
-        etsn_buf_printf(&asked, "%s%s", asked.len ? ", " : "", nm);
-        if (mock_fixture_has_command(e->fx, nm)) found[n_found++] = nm;
-    }
+    etsn_value **vals = NULL;
+    char *asked = NULL;
+    long n = mock_metadata_answer(e->fx, v, &vals, &asked);
     if (!p->text) p->text = strdup("(GET_COMMAND_METADATA)");
-    add_fact(e, "command-metadata-requested", true, asked.data ? (char *)asked.data : "");
-    event(e, "command-metadata", "%s", asked.data ? (char *)asked.data : "");
-    etsn_buf_free(&asked);
-    static const char *const ct[] = {"Selected.Microsoft.PowerShell.Commands.GenericMeasureInfo",
-                                     "System.Management.Automation.PSCustomObject", "System.Object",
-                                     NULL};
-    etsn_value *count = etsn_v_typed(ct, ETSN_COLL_NONE);
-    if (count && etsn_obj_add_member(count, "Count", etsn_v_i32((int32_t)n_found)) < 0) {
-        etsn_v_free(count);
-        count = NULL;
-    }
-    queue_owned(e, sh, p, ETSN_MSG_PIPELINE_OUTPUT, count, 0);
-    for (size_t i = 0; i < n_found; i++)
-        queue_owned(e, sh, p, ETSN_MSG_PIPELINE_OUTPUT, command_info(found[i]), 0);
-    queue_state(e, sh, p, ETSN_PIPE_COMPLETED, NULL);
+    add_fact(e, "command-metadata-requested", true, asked ? asked : "");
+    event(e, "command-metadata", "%s (%ld found)", asked ? asked : "", n > 0 ? n - 1 : 0);
+    free(asked);
+    for (long i = 0; i < n; i++) queue_owned(e, sh, p, ETSN_MSG_PIPELINE_OUTPUT, vals[i], 0);
+    free(vals);
+    queue_state(e, sh, p, n < 0 ? ETSN_PIPE_FAILED : ETSN_PIPE_COMPLETED, NULL);
 }
 
 /* ---- host call answers, compared by meaning ---- */

@@ -1,4 +1,5 @@
 #include "fixture.h"
+#include "metadata.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1713,15 +1714,6 @@ const fx_completion *mock_fixture_find_completion(const mock_fixture *fx, const 
     return NULL;
 }
 
-static const char *const builtin_commands[] = {
-    "Out-Default",    "Exit-PSSession", "Get-Command",  "Get-Help",    "Get-FormatData",
-    "Measure-Object", "Select-Object",  "Out-String",   "Get-Date",    "Get-Location",
-    "Set-Location",   "Get-ChildItem",  "Get-Item",     "Get-Process", "Get-Service",
-    "Write-Host",     "Write-Output",   "Write-Error",  "Get-Member",  "Clear-Host",
-    "prompt",         "TabExpansion2",  "Format-Table", "Format-List", "Where-Object",
-    "ForEach-Object", "Sort-Object",    "Get-Content",  "Set-Content", "Invoke-Command",
-};
-
 static bool name_match(const char *pattern, const char *name)
 {
     size_t pl = strlen(pattern);
@@ -1733,8 +1725,10 @@ bool mock_fixture_has_command(const mock_fixture *fx, const char *name)
 {
     for (size_t i = 0; i < fx->n_missing; i++)
         if (!strcasecmp(fx->missing_commands[i], name)) return false;
-    for (size_t i = 0; i < sizeof builtin_commands / sizeof *builtin_commands; i++)
-        if (!strcasecmp(builtin_commands[i], name)) return true;
+    size_t nb;
+    const mock_command *b = mock_builtin_commands(&nb);
+    for (size_t i = 0; i < nb; i++)
+        if (!strcasecmp(b[i].name, name)) return true;
     for (size_t i = 0; i < fx->n_extra; i++)
         if (name_match(fx->extra_commands[i], name)) return true;
     return false;

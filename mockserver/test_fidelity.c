@@ -313,6 +313,92 @@ START_TEST(test_receive_shape)
 }
 END_TEST
 
+/* Runs GET_COMMAND_METADATA with these names, CommandType and (NULL: Nil)
+ * Namespace pattern; leaves the messages in c->msgs. */
+static void metadata(client *c, const char *name, int types, const char *ns)
+{
+    char cid[37];
+    etsn_guid pid;
+    ck_assert_int_eq(etsn_guid_random(&pid), 0);
+    etsn_guid_format(&pid, cid, true);
+    etsn_value *body = etsn_msg_get_command_metadata(&name, 1, types);
+    ck_assert_ptr_nonnull(body);
+    if (ns) {
+        etsn_value *nsv = etsn_v_get(body, "Namespace");
+        static const char *const t[] = {"System.Object[]", "System.Array", "System.Object", NULL};
+        etsn_value *list = etsn_v_typed(t, ETSN_COLL_LST);
+        ck_assert_int_eq(etsn_obj_push_item(list, etsn_v_string(ns)), 0);
+        /* replace the Nil member in place, as pypsrp sends a module list */
+        for (size_t i = 0; i < body->n_members; i++)
+            if (body->members[i] == nsv) {
+                free(list->name);
+                list->name = nsv->name;
+                nsv->name = NULL;
+                etsn_v_free(nsv);
+                body->members[i] = list;
+            }
+    }
+    etsn_buf frags = ETSN_BUF_INIT, req = ETSN_BUF_INIT;
+    add_message(&frags, c, ETSN_MSG_GET_COMMAND_METADATA, &pid, body);
+    etsn_wsman_header h = header(c, true);
+    ck_assert_int_eq(etsn_wsman_build_command(&req, &h, cid, frags.data, frags.len), 0);
+    etsn_wsman_msg r;
+    ck_assert_int_eq(call(c, &req, &r), 200);
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&frags);
+    etsn_buf_free(&req);
+    clear_msgs(c);
+    receive_until_done(c, cid);
+    ck_assert_int_eq(num(c->msgs[c->n_msgs - 1].v, "PipelineState"), ETSN_PIPE_COMPLETED);
+    ck_assert_int_eq(num(c->msgs[0].v, "Count"), (int64_t)c->n_msgs - 2);
+    signal_cmd(c, cid, ETSN_SIGNAL_TERMINATE);
+}
+
+static const char *meta_name(client *c, size_t i)
+{
+    return etsn_v_as_str(etsn_v_get(c->msgs[i].v, "Name"));
+}
+
+/* test_psrp_get_command_metadata: names are Get-Command wildcards
+ * ("new-pssession*" found New-PSSession, New-PSSessionConfigurationFile,
+ * New-PSSessionOption, in name order), CommandType filters (2: only
+ * functions, Selected...FunctionInfo) and Namespace patterns filter by module;
+ * the answer is a count object (Selected...GenericMeasureInfo), the commands,
+ * PIPELINE_STATE Completed. */
+START_TEST(test_command_metadata)
+{
+    client c;
+    open_pool(&c, fidelity_xml);
+    metadata(&c, "get-c*", 511, NULL);
+    ck_assert_uint_eq(c.n_msgs, 5);
+    ck_assert_str_eq(c.msgs[0].v->type_names[0],
+                     "Selected.Microsoft.PowerShell.Commands.GenericMeasureInfo");
+    ck_assert_str_eq(meta_name(&c, 1), "Get-ChildItem");
+    ck_assert_str_eq(meta_name(&c, 2), "Get-Command");
+    ck_assert_str_eq(meta_name(&c, 3), "Get-Content");
+    ck_assert_str_eq(c.msgs[1].v->type_names[0],
+                     "Selected.System.Management.Automation.CmdletInfo");
+    ck_assert_int_eq(num(c.msgs[1].v, "CommandType"), 8);
+
+    metadata(&c, "Get-Date", 2, NULL); /* a Cmdlet, not a Function */
+    ck_assert_uint_eq(c.n_msgs, 2);
+    metadata(&c, "*", 2, NULL);
+    ck_assert_uint_eq(c.n_msgs, 5); /* Clear-Host, prompt, TabExpansion2 */
+    ck_assert_str_eq(c.msgs[1].v->type_names[0],
+                     "Selected.System.Management.Automation.FunctionInfo");
+    ck_assert_str_eq(meta_name(&c, 2), "prompt");
+
+    metadata(&c, "Get-*", 511, "Microsoft.PowerShell.Utility");
+    ck_assert_uint_eq(c.n_msgs, 5); /* Get-Date, Get-FormatData, Get-Member */
+    ck_assert_str_eq(meta_name(&c, 1), "Get-Date");
+    ck_assert_str_eq(etsn_v_as_str(etsn_v_get(c.msgs[1].v, "Namespace")),
+                     "Microsoft.PowerShell.Utility");
+    metadata(&c, "nothing-like-this", 511, NULL);
+    ck_assert_uint_eq(c.n_msgs, 2);
+    client_close(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fidelity");
@@ -324,6 +410,7 @@ int main(void)
     tcase_add_test(tc, test_output_or_out_default);
     tcase_add_test(tc, test_error_semantics);
     tcase_add_test(tc, test_receive_shape);
+    tcase_add_test(tc, test_command_metadata);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
