@@ -19,6 +19,8 @@
 #include "../ref/core/psrp_crypto.h"
 #include "../ref/core/psrp_msgs.h"
 #include "../ref/core/wsman.h"
+#include "answers.h"
+#include "input.h"
 #include "metadata.h"
 #include "pool.h"
 #include "render.h"
@@ -47,6 +49,7 @@ typedef enum {
     PS_WAIT_SIGNAL, /* <wait-signal/>: runs until Ctrl+C */
     PS_SLEEPING,    /* <sleep ms=>: resumes at wake */
     PS_QUEUED,      /* created while the pool is busy: starts when it is free */
+    PS_WAIT_INPUT,  /* <input/>: waits for PIPELINE_INPUT or END_OF_PIPELINE_INPUT */
     PS_FINISHED,    /* final PIPELINE_STATE queued */
 } pstate;
 
@@ -71,6 +74,7 @@ typedef struct pipe {
     long wait_report; /* index in the report's host_calls */
     struct timespec wake;
     etsn_value *metadata; /* GET_COMMAND_METADATA held while the pool is busy */
+    mock_input input;     /* PIPELINE_INPUT objects, for <input/> */
     char *tab_input;      /* TabExpansion2's inputScript, when that is the command */
     int tab_cursor;       /* its cursorColumn (-1: the end) */
 } pipe;
@@ -569,10 +573,28 @@ static void break_session(mock_engine *e, shell *sh, pipe *p, const fx_step *s)
     queue_state(e, sh, p, ETSN_PIPE_FAILED, &s->error);
 }
 
+/* <input/>: hands on the input received so far as output; true (state
+ * PS_WAIT_INPUT) while more may come. */
+static bool pass_input(mock_engine *e, shell *sh, pipe *p)
+{
+    while (p->input.sent < p->input.n) {
+        fx_step one = {.kind = FX_OUTPUT, .values = &p->input.items[p->input.sent], .n_values = 1};
+        queue_output(e, sh, p, &one, 0);
+        p->input.sent++;
+    }
+    if (p->input.ended) return false;
+    p->st = PS_WAIT_INPUT;
+    return true;
+}
+
 /* Generates until something is queued, the pipeline blocks or ends. */
 static void generate(mock_engine *e, shell *sh, pipe *p)
 {
     if (p->st == PS_SLEEPING && reached(&p->wake)) p->st = PS_RUNNING;
+    if (p->st == PS_WAIT_INPUT && (p->input.sent < p->input.n || p->input.ended)) {
+        p->st = PS_RUNNING;
+        if (pass_input(e, sh, p)) return;
+    }
     if (p->st == PS_QUEUED && reached(&sh->busy_until)) {
         event(e, "busy-ended", "'%s' starts", p->text ? p->text : "");
         p->st = PS_RUNNING;
@@ -628,6 +650,9 @@ static void generate(mock_engine *e, shell *sh, pipe *p)
             break;
         case FX_OUTPUT:
             queue_output(e, sh, p, s, n);
+            break;
+        case FX_INPUT:
+            if (pass_input(e, sh, p)) return;
             break;
         case FX_MESSAGE:
             queue_value(e, sh, p, s->message_type, s->values[0], n);
@@ -1160,6 +1185,10 @@ static void start_pipeline(mock_engine *e, shell *sh, pipe *p, const etsn_value 
     etsn_buf_free(&text);
     if (!p->text) return;
     p->merge_errors = merge;
+    /* NoInput (MS-PSRP 2.2.3.11): without it the client sends input and
+     * END_OF_PIPELINE_INPUT; with it there is none to wait for. */
+    const etsn_value *no_input = etsn_v_get(v, "NoInput");
+    p->input.ended = !no_input || no_input->kind != ETSN_V_BOOL || no_input->num.b;
     p->st = PS_RUNNING;
     sh->pool.ran_pipeline = true;
     if (!sh->opened)
@@ -1214,261 +1243,6 @@ static void record_host_call(mock_engine *e, pipe *p, const fx_step *s, int64_t 
 
 /* A SecureString's text: decrypted with the shell's session key (protocol
  * 2.3 and earlier), or the plain UTF-16LE bytes a 2.4 server receives. */
-static bool secure_text(mock_engine *e, const shell *sh, const etsn_value *v, etsn_buf *out)
-{
-    etsn_buf plain = ETSN_BUF_INIT;
-    bool ok;
-    if (!strcmp(e->fx->protocol, "2.4")) {
-        ok = !etsn_utf16le_to_utf8((const uint8_t *)v->str, v->str_len, out);
-    } else if (sh && sh->keys && etsn_psrp_keys_ready(sh->keys)) {
-        ok = !etsn_secure_string_decrypt(sh->keys, (const uint8_t *)v->str, v->str_len, &plain) &&
-             !etsn_utf16le_to_utf8(plain.data ? plain.data : (const uint8_t *)"", plain.len, out);
-        if (!ok)
-            etsn_buf_append_str(out, "(a SecureString that does not decrypt with the session key)");
-    } else {
-        etsn_buf_append_str(out, "(a SecureString, but no session key was exchanged)");
-        ok = false;
-    }
-    if (plain.data) etsn_secure_zero(plain.data, plain.len);
-    etsn_buf_free(&plain);
-    return ok;
-}
-
-static bool is_list(const etsn_value *v)
-{
-    return v && v->kind == ETSN_V_OBJ &&
-           (v->coll == ETSN_COLL_LST || v->coll == ETSN_COLL_IE || v->coll == ETSN_COLL_STK ||
-            v->coll == ETSN_COLL_QUE);
-}
-
-/* What a value means, as text a fixture can state: strings as they are,
- * numbers in decimal, a Char as the character, a SecureString decrypted,
- * a list as its items joined with ",", a KeyInfo as its character, a
- * PSCredential as its user name, {T, V} (EncodeObjectWithType) as V, an
- * enum as its number. Returns false when a SecureString cannot be read. */
-static bool value_text(mock_engine *e, const shell *sh, const etsn_value *v, etsn_buf *out)
-{
-    if (!v) return true;
-    switch (v->kind) {
-    case ETSN_V_NIL:
-        return true;
-    case ETSN_V_BOOL:
-        etsn_buf_append_str(out, v->num.b ? "True" : "False");
-        return true;
-    case ETSN_V_I8:
-    case ETSN_V_I16:
-    case ETSN_V_I32:
-    case ETSN_V_I64:
-        etsn_buf_printf(out, "%" PRId64, v->num.i);
-        return true;
-    case ETSN_V_U8:
-    case ETSN_V_U16:
-    case ETSN_V_U32:
-    case ETSN_V_U64:
-        etsn_buf_printf(out, "%" PRIu64, v->num.u);
-        return true;
-    case ETSN_V_DOUBLE:
-    case ETSN_V_FLOAT:
-        etsn_buf_printf(out, "%g", v->num.d);
-        return true;
-    case ETSN_V_CHAR: {
-        uint8_t u16[2] = {(uint8_t)(v->num.i & 0xFF), (uint8_t)((v->num.i >> 8) & 0xFF)};
-        return !etsn_utf16le_to_utf8(u16, 2, out);
-    }
-    case ETSN_V_SECURESTRING:
-        return secure_text(e, sh, v, out);
-    case ETSN_V_BYTES:
-        etsn_buf_printf(out, "(%zu bytes)", v->str_len);
-        return true;
-    case ETSN_V_OBJ: {
-        if (v->base) return value_text(e, sh, v->base, out);
-        const etsn_value *x;
-        if ((x = etsn_v_get(v, "character"))) return value_text(e, sh, x, out); /* KeyInfo */
-        if (etsn_v_get(v, "T") && (x = etsn_v_get(v, "V"))) return value_text(e, sh, x, out);
-        if ((x = etsn_v_get(v, "UserName"))) return value_text(e, sh, x, out); /* PSCredential */
-        if (is_list(v)) {
-            bool ok = true;
-            for (size_t i = 0; i < v->n_items; i++) {
-                if (i) etsn_buf_append_byte(out, ',');
-                ok = value_text(e, sh, v->items[i], out) && ok;
-            }
-            return ok;
-        }
-        if (v->coll == ETSN_COLL_DCT) {
-            bool ok = true;
-            for (size_t i = 0; i + 1 < v->n_items; i += 2) {
-                if (i) etsn_buf_append_str(out, "; ");
-                ok = value_text(e, sh, v->items[i], out) && ok;
-                etsn_buf_append_str(out, "=");
-                ok = value_text(e, sh, v->items[i + 1], out) && ok;
-            }
-            return ok;
-        }
-        if (v->to_string) {
-            etsn_buf_append_str(out, v->to_string);
-            return true;
-        }
-        return !etsn_v_display(v, out);
-    }
-    default:
-        if (v->str) etsn_buf_append(out, v->str, v->str_len);
-        return true;
-    }
-}
-
-static char *text_of(mock_engine *e, const shell *sh, const etsn_value *v, bool *ok)
-{
-    etsn_buf b = ETSN_BUF_INIT;
-    bool r = value_text(e, sh, v, &b);
-    if (ok) *ok = r;
-    char *t = b.data ? etsn_buf_steal(&b) : strdup("");
-    etsn_buf_free(&b);
-    return t;
-}
-
-/* Both texts with blanks around commas removed: "0, 2" means "0,2". */
-static bool same_list_text(const char *a, const char *b)
-{
-    for (;;) {
-        while (*a == ' ') a++;
-        while (*b == ' ') b++;
-        if (!*a || !*b) return !*a && !*b;
-        if (*a != *b) return false;
-        a++;
-        b++;
-    }
-}
-
-/* A dictionary entry by key (case-insensitive, as PowerShell's Prompt
- * results are looked up), unwrapping {T, V}. */
-static const etsn_value *dict_value(const etsn_value *d, const char *key)
-{
-    if (!d || d->kind != ETSN_V_OBJ) return NULL;
-    if (d->base) d = d->base;
-    for (size_t i = 0; d->coll == ETSN_COLL_DCT && i + 1 < d->n_items; i += 2) {
-        const char *k = etsn_v_as_str(d->items[i]);
-        if (k && !strcasecmp(k, key)) return d->items[i + 1];
-    }
-    return NULL;
-}
-
-static bool check_field(mock_engine *e, const shell *sh, const fx_expect_field *f,
-                        const etsn_value *mr, etsn_buf *why)
-{
-    const etsn_value *v = dict_value(mr, f->name);
-    if (!v) {
-        etsn_buf_printf(why, "%sno field '%s' in the answer", why->len ? "; " : "", f->name);
-        return false;
-    }
-    if (v->kind == ETSN_V_OBJ && etsn_v_get(v, "T") && etsn_v_get(v, "V")) v = etsn_v_get(v, "V");
-    if (f->is_list) {
-        const etsn_value *l = v->kind == ETSN_V_OBJ && v->base ? v->base : v;
-        bool ok = is_list(l) && l->n_items == f->n_items;
-        for (size_t i = 0; ok && i < f->n_items; i++) {
-            char *t = text_of(e, sh, l->items[i], NULL);
-            ok = t && !strcmp(t, f->items[i]);
-            free(t);
-        }
-        if (!ok) {
-            char *t = text_of(e, sh, v, NULL);
-            etsn_buf_printf(why, "%sfield '%s': expected %zu item(s), got '%s'%s",
-                            why->len ? "; " : "", f->name, f->n_items, t ? t : "",
-                            is_list(l) ? "" : " (not a list)");
-            free(t);
-        }
-        return ok;
-    }
-    bool dec;
-    char *t = text_of(e, sh, v, &dec);
-    bool ok = dec && t && !strcmp(t, f->text);
-    if (!ok)
-        etsn_buf_printf(why, "%sfield '%s': expected '%s', got '%s'", why->len ? "; " : "", f->name,
-                        f->text, t ? t : "");
-    free(t);
-    return ok;
-}
-
-/* Whether the answer is what the fixture expects; got receives what
- * arrived (for the report), why the differences. */
-static bool check_answer(mock_engine *e, const shell *sh, const fx_step *s, const etsn_value *mr,
-                         const etsn_value *me, etsn_buf *got, etsn_buf *why)
-{
-    if (me && me->kind != ETSN_V_NIL) {
-        etsn_error_record r;
-        etsn_error_record_read(me, &r);
-        etsn_buf_printf(got, "an error: %s", r.message ? r.message : "(no message)");
-        if (s->expect_error) return true;
-        etsn_buf_append_str(why, "the client answered with an error");
-        return false;
-    }
-    if (s->expect_error) {
-        etsn_buf_append_str(why, "expected an error answer (me), got none");
-        value_text(e, sh, mr, got);
-        return false;
-    }
-    bool ok = true;
-    if (s->method_id == 24 || s->method_id == 25) {
-        const etsn_value *u = mr ? etsn_v_get(mr, "UserName") : NULL;
-        const etsn_value *pw = mr ? etsn_v_get(mr, "Password") : NULL;
-        char *ut = text_of(e, sh, u, NULL);
-        bool dec = false;
-        char *pt = pw ? text_of(e, sh, pw, &dec) : NULL;
-        /* The report shows a password only when it is the fixture's own
-         * test value; anything else a person typed stays out of it. */
-        bool expected = dec && pt && s->expect_password && !strcmp(pt, s->expect_password);
-        if (!pw)
-            etsn_buf_printf(got, "user '%s', password (none)", ut ? ut : "");
-        else if (expected)
-            etsn_buf_printf(got, "user '%s', password '%s'", ut ? ut : "", pt);
-        else if (dec && pt)
-            etsn_buf_printf(got, "user '%s', a password of %zu characters (not shown)",
-                            ut ? ut : "", strlen(pt));
-        else
-            etsn_buf_printf(got, "user '%s', a password that could not be decrypted", ut ? ut : "");
-        if (!mr || mr->kind != ETSN_V_OBJ) {
-            etsn_buf_append_str(why, "expected a PSCredential");
-            ok = false;
-        }
-        if (s->expect_user && (!ut || strcasecmp(ut, s->expect_user))) {
-            etsn_buf_printf(why, "%suser: expected '%s'", why->len ? "; " : "", s->expect_user);
-            ok = false;
-        }
-        if (s->expect_password && (!dec || !pt || strcmp(pt, s->expect_password))) {
-            etsn_buf_printf(why, "%spassword differs%s", why->len ? "; " : "",
-                            pw && !dec ? " (it could not be decrypted)" : "");
-            ok = false;
-        }
-        if (pt) etsn_secure_zero(pt, strlen(pt));
-        free(ut);
-        free(pt);
-    } else {
-        bool dec = value_text(e, sh, mr, got);
-        if (s->method_id == 12 && mr && mr->kind != ETSN_V_SECURESTRING &&
-            !(mr->kind == ETSN_V_OBJ && mr->base && mr->base->kind == ETSN_V_SECURESTRING)) {
-            etsn_buf_printf(why, "expected a SecureString");
-            ok = false;
-        }
-        if (!dec) {
-            etsn_buf_printf(why, "%sa SecureString could not be read", why->len ? "; " : "");
-            ok = false;
-        }
-    }
-    if (s->expect && ok) {
-        char *t = text_of(e, sh, mr, NULL);
-        bool same = t && (is_list(mr) || (mr && mr->kind == ETSN_V_OBJ && is_list(mr->base))
-                              ? same_list_text(t, s->expect)
-                          : mr && mr->kind == ETSN_V_BOOL ? !strcasecmp(t, s->expect)
-                                                          : !strcmp(t, s->expect));
-        if (!same) {
-            etsn_buf_printf(why, "expected '%s', got '%s'", s->expect, t ? t : "");
-            ok = false;
-        }
-        free(t);
-    }
-    for (size_t i = 0; i < s->n_fields; i++) ok = check_field(e, sh, &s->fields[i], mr, why) && ok;
-    return ok;
-}
-
 static void host_response(mock_engine *e, shell *sh, pipe *p, const etsn_value *v)
 {
     int64_t ci = 0;
@@ -1500,7 +1274,8 @@ static void host_response(mock_engine *e, shell *sh, pipe *p, const etsn_value *
     int64_t mi = 0;
     const etsn_value *miv = etsn_v_get(v, "mi");
     etsn_buf got = ETSN_BUF_INIT, why = ETSN_BUF_INIT;
-    bool ok = check_answer(e, sh, s, etsn_v_get(v, "mr"), etsn_v_get(v, "me"), &got, &why);
+    mock_answer_ctx x = {!strcmp(e->fx->protocol, "2.4"), sh->keys};
+    bool ok = mock_answer_check(&x, s, etsn_v_get(v, "mr"), etsn_v_get(v, "me"), &got, &why);
     if (miv && etsn_v_as_i64(miv, &mi) && mi != s->method_id) {
         etsn_buf_printf(&why, "%smi is %" PRId64 ", the call was %d (%s)", why.len ? "; " : "", mi,
                         s->method_id, etsn_host_method_name(s->method_id));
@@ -1742,8 +1517,20 @@ static int on_pipe_message(dctx *c, const etsn_message *m)
         etsn_v_free(v);
         return 0;
     }
-    case ETSN_MSG_PIPELINE_INPUT:
+    case ETSN_MSG_PIPELINE_INPUT: {
+        etsn_value *v = parse_body(e, m, tn);
+        if (p->input.ended)
+            unmatched(e, tn,
+                      "PIPELINE_INPUT before END_OF_PIPELINE_INPUT, to a pipeline with input",
+                      "input to '%s', which %s", p->text ? p->text : "",
+                      p->input.n ? "had ended its input" : "was created with NoInput");
+        if (v && mock_input_add(&p->input, v) < 0)
+            unmatched(e, tn, "a bounded input", "more than %d input objects", MOCK_INPUT_MAX);
+        event(e, "pipeline-input", "%s on %s", tn, p->command_id);
+        return 0;
+    }
     case ETSN_MSG_END_OF_PIPELINE_INPUT:
+        p->input.ended = true;
         event(e, "pipeline-input", "%s on %s", tn, p->command_id);
         return 0;
     default:
@@ -1810,6 +1597,7 @@ static void pipe_free(mock_engine *e, pipe *p)
     etsn_defrag_free(p->defrag);
     fx_steps_free(p->own, p->n_own);
     etsn_v_free(p->metadata);
+    mock_input_free(&p->input);
     free(p->tab_input);
     free(p->command_id);
     free(p->text);

@@ -1149,6 +1149,12 @@ static int parse_step(lctx *c, const xmlNode *n, fx_step *s, int depth)
             return fail(c, n, "out of memory");
         return 0;
     }
+    if (is_el(n, "input")) {
+        static const char *const allowed[] = {NULL};
+        if (check_attrs(c, n, allowed) < 0) return -1;
+        s->kind = FX_INPUT;
+        return 0;
+    }
     if (is_el(n, "public-key-request")) {
         static const char *const allowed[] = {NULL};
         if (check_attrs(c, n, allowed) < 0) return -1;

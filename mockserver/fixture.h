@@ -29,6 +29,7 @@ typedef enum {
     FX_INCOMPLETE,   /* <incomplete-input/>: Failed with IncompleteParseException */
     FX_BREAK,        /* <break-session/>: the pool breaks or the shell vanishes */
     FX_KEY_REQUEST,  /* <public-key-request/>: PUBLIC_KEY_REQUEST on the pool */
+    FX_INPUT,        /* <input/>: the client's PIPELINE_INPUT objects as output ($input) */
 } fx_kind;
 
 /* How a record reaches the client: as its PSRP message or as the host call

@@ -16,6 +16,8 @@ static const char *fidelity_xml =
     "  <pipeline command='slow'><output>a</output><sleep ms='200'/><output>b</output>"
     "<output>c</output></pipeline>\n"
     "  <pipeline command='ask'><host-call method='ReadLine'/><output>x</output></pipeline>\n"
+    "  <pipeline command='process { $input }'><debug>Start Block</debug><input/>"
+    "<debug>End Block</debug></pipeline>\n"
     "  <pipeline command='1..2'><output><I32>1</I32><I32>2</I32></output></pipeline>\n"
     "  <pipeline command='Write-Output before; Write-Error error; Write-Output after'>"
     "<output>before</output><error-record message='error' "
@@ -399,6 +401,72 @@ START_TEST(test_command_metadata)
 }
 END_TEST
 
+/* Sends messages on a command's stdin, as pypsrp sends input. */
+static void send_input(client *c, const char *cid, const etsn_guid *pid, etsn_value *v, bool end)
+{
+    etsn_buf frags = ETSN_BUF_INIT, req = ETSN_BUF_INIT;
+    if (v) add_message(&frags, c, ETSN_MSG_PIPELINE_INPUT, pid, v);
+    if (end) add_message(&frags, c, ETSN_MSG_END_OF_PIPELINE_INPUT, pid, etsn_v_string(""));
+    etsn_wsman_header h = header(c, true);
+    ck_assert_int_eq(etsn_wsman_build_send(&req, &h, cid, "stdin", frags.data, frags.len), 0);
+    etsn_wsman_msg r;
+    ck_assert_int_eq(call(c, &req, &r), 200);
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&frags);
+    etsn_buf_free(&req);
+}
+
+/* test_psrp_with_input / test_psrp_run_protocol_version_2.*: CREATE_PIPELINE
+ * with NoInput false, then PIPELINE_INPUT objects and END_OF_PIPELINE_INPUT;
+ * a script echoing $input sends DEBUG (begin), one PIPELINE_OUTPUT per input
+ * object as it came, DEBUG (end), PIPELINE_STATE Completed. The pipeline
+ * does not complete before END_OF_PIPELINE_INPUT. */
+START_TEST(test_pipeline_input)
+{
+    client c;
+    open_pool(&c, fidelity_xml);
+    char cid[37];
+    etsn_guid pid;
+    ck_assert_int_eq(etsn_guid_random(&pid), 0);
+    etsn_guid_format(&pid, cid, true);
+    etsn_command cmd = {.text = "process { $input }", .is_script = true};
+    etsn_host_info host = {0};
+    etsn_value *body = etsn_msg_create_pipeline(&cmd, 1, false, &host);
+    etsn_value *no_input = etsn_v_get(body, "NoInput");
+    ck_assert_ptr_nonnull(no_input);
+    no_input->num.b = false;
+    etsn_buf frags = ETSN_BUF_INIT, req = ETSN_BUF_INIT;
+    add_message(&frags, &c, ETSN_MSG_CREATE_PIPELINE, &pid, body);
+    etsn_wsman_header h = header(&c, true);
+    ck_assert_int_eq(etsn_wsman_build_command(&req, &h, cid, frags.data, frags.len), 0);
+    etsn_wsman_msg r;
+    ck_assert_int_eq(call(&c, &req, &r), 200);
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&frags);
+    etsn_buf_free(&req);
+
+    send_input(&c, cid, &pid, etsn_v_i32(1), false);
+    bool done = false;
+    ck_assert_int_eq(receive(&c, cid, &done, NULL), 200);
+    ck_assert(!done);
+    ck_assert_uint_eq(c.n_msgs, 2);
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_DEBUG_RECORD);
+    ck_assert_uint_eq(c.msgs[1].type, ETSN_MSG_PIPELINE_OUTPUT);
+    ck_assert_int_eq(c.msgs[1].v->num.i, 1);
+    /* nothing more until input comes: the Receive times out */
+    c.timeout_ms = 200;
+    ck_assert_int_eq(receive(&c, cid, NULL, NULL), 500);
+    send_input(&c, cid, &pid, etsn_v_string("two"), true);
+    receive_until_done(&c, cid);
+    ck_assert_uint_eq(c.n_msgs, 5);
+    ck_assert_str_eq(etsn_v_as_str(c.msgs[2].v), "two");
+    ck_assert_uint_eq(c.msgs[3].type, ETSN_MSG_DEBUG_RECORD);
+    ck_assert_int_eq(num(c.msgs[4].v, "PipelineState"), ETSN_PIPE_COMPLETED);
+    ck_assert_uint_eq(mock_engine_unmatched_count(c.e), 0);
+    client_close(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fidelity");
@@ -411,6 +479,7 @@ int main(void)
     tcase_add_test(tc, test_error_semantics);
     tcase_add_test(tc, test_receive_shape);
     tcase_add_test(tc, test_command_metadata);
+    tcase_add_test(tc, test_pipeline_input);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
