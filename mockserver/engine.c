@@ -1699,6 +1699,15 @@ static void new_guid_text(char out[37])
     etsn_guid_format(&g, out, true);
 }
 
+/* A PowerShell 2.0 server (protocol 2.0/2.1) sits on WinRM 2.0, which
+ * ignores the ShellId and CommandId a client proposes and chooses its own
+ * (pypsrp's recording test_psrp_run_protocol_version_2.1: the CreateResponse
+ * and CommandResponse name other GUIDs); later WinRM keeps the client's. */
+static bool old_winrm(const mock_engine *e)
+{
+    return strcmp(e->fx->protocol, "2.2") < 0;
+}
+
 static int do_create(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
 {
     const mock_fixture *fx = e->fx;
@@ -1723,7 +1732,7 @@ static int do_create(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
     }
     char gen[37];
     const char *sid = m->shell_id;
-    if (!sid || !*sid) {
+    if (!sid || !*sid || old_winrm(e)) {
         new_guid_text(gen);
         sid = gen;
     }
@@ -1787,7 +1796,7 @@ static int do_command(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
     }
     char gen[37];
     const char *cid = m->command_id;
-    if (!cid || !*cid) {
+    if (!cid || !*cid || old_winrm(e)) {
         new_guid_text(gen);
         cid = gen;
     }

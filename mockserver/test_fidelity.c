@@ -467,6 +467,61 @@ START_TEST(test_pipeline_input)
 }
 END_TEST
 
+/* test_psrp_run_protocol_version_2.1 (PowerShell 2.0 on WinRM 2.0): the
+ * server chooses the ShellId and the CommandId itself, sends all three
+ * opening messages in the pool's first Receive, and announces protocol 2.1;
+ * PID and RPID stay the client's. */
+START_TEST(test_protocol_21_server)
+{
+    const char *xml = "<scenario name='ps2'><server protocol='2.1' ps-version='2.0'/>"
+                      "<user name='alice' password='pw'/>"
+                      "<pipeline command='echo hi'><output>hi</output></pipeline></scenario>";
+    client c;
+    client_open(&c, xml);
+    etsn_buf frags = ETSN_BUF_INIT, req = ETSN_BUF_INIT;
+    etsn_host_info host = {0};
+    add_message(&frags, &c, ETSN_MSG_SESSION_CAPABILITY, &(etsn_guid){0},
+                etsn_msg_session_capability("2.3"));
+    add_message(&frags, &c, ETSN_MSG_INIT_RUNSPACEPOOL, &(etsn_guid){0},
+                etsn_msg_init_runspacepool(1, 1, &host));
+    etsn_wsman_header h = header(&c, false);
+    ck_assert_int_eq(
+        etsn_wsman_build_create(&req, &h, c.shell_id, "2.3", false, frags.data, frags.len), 0);
+    etsn_wsman_msg r;
+    ck_assert_int_eq(call(&c, &req, &r), 200);
+    ck_assert_str_ne(r.shell_id, c.shell_id);
+    snprintf(c.shell_id, sizeof c.shell_id, "%s", r.shell_id);
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&frags);
+    etsn_buf_free(&req);
+    ck_assert_int_eq(receive(&c, NULL, NULL, NULL), 200);
+    ck_assert_uint_eq(c.n_msgs, 3);
+    ck_assert_str_eq(etsn_v_as_str(etsn_v_get(c.msgs[0].v, "protocolversion")), "2.1");
+    ck_assert_uint_eq(c.msgs[2].type, ETSN_MSG_RUNSPACEPOOL_STATE);
+    clear_msgs(&c);
+
+    char cid[37], proposed[37];
+    etsn_guid pid;
+    ck_assert_int_eq(etsn_guid_random(&pid), 0);
+    etsn_guid_format(&pid, proposed, true);
+    etsn_command cmd = {.text = "echo hi", .is_script = true};
+    add_message(&frags, &c, ETSN_MSG_CREATE_PIPELINE, &pid,
+                etsn_msg_create_pipeline(&cmd, 1, false, &host));
+    h = header(&c, true);
+    ck_assert_int_eq(etsn_wsman_build_command(&req, &h, proposed, frags.data, frags.len), 0);
+    ck_assert_int_eq(call(&c, &req, &r), 200);
+    ck_assert_str_ne(r.command_id, proposed);
+    snprintf(cid, sizeof cid, "%s", r.command_id);
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&frags);
+    etsn_buf_free(&req);
+    receive_until_done(&c, cid);
+    ck_assert_uint_eq(c.n_msgs, 2);
+    check_ids(&c, proposed); /* the PID is still the client's */
+    client_close(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fidelity");
@@ -480,6 +535,7 @@ int main(void)
     tcase_add_test(tc, test_receive_shape);
     tcase_add_test(tc, test_command_metadata);
     tcase_add_test(tc, test_pipeline_input);
+    tcase_add_test(tc, test_protocol_21_server);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
