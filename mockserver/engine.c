@@ -524,7 +524,10 @@ static int queue_stream(mock_engine *e, shell *sh, pipe *p, const fx_step *s, ui
 {
     if (s->stream == ETSN_MSG_INFORMATION_RECORD)
         return queue_owned(e, sh, p, s->stream, information_record(e, s), n);
-    if (s->via == FX_VIA_HOST_CALL) {
+    if (s->via == FX_VIA_BOTH &&
+        queue_owned(e, sh, p, s->stream, informational_record(s->stream, s->text), n) < 0)
+        return -1;
+    if (s->via != FX_VIA_MESSAGE) {
         int method = s->stream == ETSN_MSG_WARNING_RECORD   ? 22  /* WriteWarningLine */
                      : s->stream == ETSN_MSG_VERBOSE_RECORD ? 21  /* WriteVerboseLine */
                                                             : 19; /* WriteDebugLine */
@@ -541,8 +544,10 @@ static int queue_stream(mock_engine *e, shell *sh, pipe *p, const fx_step *s, ui
 
 static int queue_progress(mock_engine *e, shell *sh, pipe *p, const fx_step *s, uint64_t n)
 {
-    if (s->via == FX_VIA_MESSAGE)
-        return queue_value(e, sh, p, ETSN_MSG_PROGRESS_RECORD, s->values[0], n);
+    if (s->via != FX_VIA_HOST_CALL &&
+        queue_value(e, sh, p, ETSN_MSG_PROGRESS_RECORD, s->values[0], n) < 0)
+        return -1;
+    if (s->via == FX_VIA_MESSAGE) return 0;
     /* WriteProgress(Int64 sourceId, ProgressRecord record) */
     etsn_value *src = etsn_v_i64(s->source_id);
     if (!src) return -1;

@@ -965,8 +965,10 @@ static int parse_via(lctx *c, const xmlNode *n, fx_step *s)
     int rc = 0;
     if (!strcmp(v, "host-call"))
         s->via = FX_VIA_HOST_CALL;
+    else if (!strcmp(v, "both"))
+        s->via = FX_VIA_BOTH;
     else if (strcmp(v, "message"))
-        rc = fail(c, n, "<%s via=\"%s\">: message or host-call", n->name, v);
+        rc = fail(c, n, "<%s via=\"%s\">: message, host-call or both", n->name, v);
     free(v);
     return rc;
 }

@@ -32,9 +32,12 @@ typedef enum {
     FX_INPUT,        /* <input/>: the client's PIPELINE_INPUT objects as output ($input) */
 } fx_kind;
 
-/* How a record reaches the client: as its PSRP message or as the host call
- * a server's host would make (WriteWarningLine, WriteProgress, ...). */
-typedef enum { FX_VIA_MESSAGE, FX_VIA_HOST_CALL } fx_via;
+/* How a record reaches the client: as its PSRP message, as the host call
+ * a server's host would make (WriteWarningLine, WriteProgress, ...), or both
+ * (the message, then the host call: what a server whose client has a host
+ * sends for $host.UI.WriteWarningLine and the like, pypsrp's recording
+ * test_psrp_pshost_ui_mocked_methods). */
+typedef enum { FX_VIA_MESSAGE, FX_VIA_HOST_CALL, FX_VIA_BOTH } fx_via;
 
 /* What a host call's answer must hold, compared by meaning. */
 typedef struct {

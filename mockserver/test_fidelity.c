@@ -18,6 +18,8 @@ static const char *fidelity_xml =
     "  <pipeline command='ask'><host-call method='ReadLine'/><output>x</output></pipeline>\n"
     "  <pipeline command='process { $input }'><debug>Start Block</debug><input/>"
     "<debug>End Block</debug></pipeline>\n"
+    "  <pipeline command='$host.UI.WriteWarningLine(\"w\")'><warning via='both'>w</warning>"
+    "<progress activity='a' id='2' via='both' source-id='1'/></pipeline>\n"
     "  <pipeline command='1..2'><output><I32>1</I32><I32>2</I32></output></pipeline>\n"
     "  <pipeline command='Write-Output before; Write-Error error; Write-Output after'>"
     "<output>before</output><error-record message='error' "
@@ -522,6 +524,31 @@ START_TEST(test_protocol_21_server)
 }
 END_TEST
 
+/* test_psrp_pshost_ui_mocked_methods: with a client host, the server's
+ * $host.UI.WriteWarningLine / WriteProgress send the record (WARNING_RECORD,
+ * PROGRESS_RECORD) and then the host call (22 WriteWarningLine, 20
+ * WriteProgress [Int64 source id, record]). */
+START_TEST(test_record_and_host_call)
+{
+    client c;
+    open_pool(&c, fidelity_xml);
+    run_all(&c, "$host.UI.WriteWarningLine(\"w\")", false);
+    ck_assert_uint_eq(c.n_msgs, 5);
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_WARNING_RECORD);
+    ck_assert_str_eq(etsn_v_as_str(etsn_v_get(c.msgs[0].v, "InformationalRecord_Message")), "w");
+    ck_assert_uint_eq(c.msgs[1].type, ETSN_MSG_PIPELINE_HOST_CALL);
+    ck_assert_int_eq(num(c.msgs[1].v, "mi"), 22);
+    ck_assert_str_eq(host_arg(&c.msgs[1]), "w");
+    ck_assert_uint_eq(c.msgs[2].type, ETSN_MSG_PROGRESS_RECORD);
+    ck_assert_int_eq(num(c.msgs[2].v, "ActivityId"), 2);
+    ck_assert_int_eq(num(c.msgs[3].v, "mi"), 20);
+    const etsn_value *mp = etsn_v_get(c.msgs[3].v, "mp");
+    ck_assert_uint_eq(mp->n_items, 2);
+    ck_assert_int_eq(mp->items[0]->num.i, 1);
+    client_close(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fidelity");
@@ -536,6 +563,7 @@ int main(void)
     tcase_add_test(tc, test_command_metadata);
     tcase_add_test(tc, test_pipeline_input);
     tcase_add_test(tc, test_protocol_21_server);
+    tcase_add_test(tc, test_record_and_host_call);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
