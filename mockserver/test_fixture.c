@@ -298,7 +298,7 @@ START_TEST(test_helper_errors)
     expect_error("<scenario name='s'><user name='a' password='b'/>\n"
                  "<pipeline command='x'><progress activity='a' via='pigeon'/></pipeline>"
                  "</scenario>",
-                 2, "message or host-call");
+                 2, "message, host-call or both");
     expect_error("<scenario name='s'><user name='a' password='b'/>\n"
                  "<completion input='x'><match type='Nope'>y</match></completion></scenario>",
                  2, "unknown CompletionResultType");
