@@ -23,6 +23,7 @@
 #include "input.h"
 #include "metadata.h"
 #include "pool.h"
+#include "records.h"
 #include "render.h"
 
 /* ---- outbound queues ---- */
@@ -73,10 +74,12 @@ typedef struct pipe {
     const fx_step *wait_step;
     long wait_report; /* index in the report's host_calls */
     struct timespec wake;
-    etsn_value *metadata; /* GET_COMMAND_METADATA held while the pool is busy */
-    mock_input input;     /* PIPELINE_INPUT objects, for <input/> */
-    char *tab_input;      /* TabExpansion2's inputScript, when that is the command */
-    int tab_cursor;       /* its cursorColumn (-1: the end) */
+    etsn_value *metadata;       /* GET_COMMAND_METADATA held while the pool is busy */
+    mock_input input;           /* PIPELINE_INPUT objects, for <input/> */
+    int stream_options;         /* CREATE_PIPELINE's RemoteStreamOptions */
+    mock_invocation invocation; /* the script, for records that carry it */
+    char *tab_input;            /* TabExpansion2's inputScript, when that is the command */
+    int tab_cursor;             /* its cursorColumn (-1: the end) */
 } pipe;
 
 typedef struct shell {
@@ -94,6 +97,7 @@ typedef struct shell {
     bool broken;                /* RUNSPACEPOOL_STATE Broken sent: no more commands */
     bool vanished;              /* <break-session mode="vanish">: every request faults */
     struct timespec busy_until; /* <server busy-ms>: pipelines wait until then */
+    int64_t pipelines_run;      /* HistoryId of the last pipeline */
     mock_pool pool;             /* min/max runspaces (pool.h) */
 } shell;
 
@@ -455,77 +459,26 @@ static int queue_state(mock_engine *e, shell *sh, pipe *p, int state, const fx_e
 static void command_metadata(mock_engine *e, shell *sh, pipe *p, const etsn_value *v);
 static void record_host_call(mock_engine *e, pipe *p, const fx_step *s, int64_t ci);
 
-/* An InformationalRecord (WARNING_RECORD, VERBOSE_RECORD, DEBUG_RECORD) as
- * PowerShell serializes one without invocation info. */
-static etsn_value *informational_record(uint32_t type, const char *text)
+/* The invocation a WARNING/DEBUG/VERBOSE record carries when the client's
+ * RemoteStreamOptions asks for it (AddInvocationInfoToWarningRecord 2,
+ * ...DebugRecord 4, ...VerboseRecord 8; MS-PSRP 2.2.3.12), else NULL. */
+static const mock_invocation *invocation_for(const pipe *p, uint32_t type)
 {
-    const char *tn = type == ETSN_MSG_WARNING_RECORD ? "System.Management.Automation.WarningRecord"
-                     : type == ETSN_MSG_VERBOSE_RECORD
-                         ? "System.Management.Automation.VerboseRecord"
-                         : "System.Management.Automation.DebugRecord";
-    const char *const t[] = {tn, "System.Management.Automation.InformationalRecord",
-                             "System.Object", NULL};
-    etsn_value *o = etsn_v_typed(t, ETSN_COLL_NONE);
-    if (!o || etsn_obj_set_tostring(o, text) < 0 ||
-        etsn_obj_add_member(o, "InformationalRecord_Message", etsn_v_string(text)) < 0 ||
-        etsn_obj_add_member(o, "InformationalRecord_SerializeInvocationInfo", etsn_v_bool(false)) <
-            0) {
-        etsn_v_free(o);
-        return NULL;
-    }
-    return o;
-}
-
-/* An InformationRecord as InformationRecord.ToPSObjectForRemoting writes it. */
-static etsn_value *information_record(mock_engine *e, const fx_step *s)
-{
-    static const char *const t[] = {"System.Management.Automation.InformationRecord",
-                                    "System.Object", NULL};
-    static const char *const lt[] = {
-        "System.Collections.Generic.List`1[[System.String, mscorlib, Version=4.0.0.0, "
-        "Culture=neutral, PublicKeyToken=b77a5c561934e089]]",
-        "System.Object", NULL};
-    etsn_value *o = etsn_v_typed(t, ETSN_COLL_NONE);
-    etsn_value *tags = etsn_v_typed(lt, ETSN_COLL_LST);
-    bool ok = o && tags && !etsn_obj_set_tostring(o, s->text);
-    for (size_t i = 0; ok && i < s->n_tags; i++)
-        ok = !etsn_obj_push_item(tags, etsn_v_string(s->tags[i]));
-    char when[64];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S.0000000+00:00", &tm);
-    char user[300];
-    const fx_user *u = e->fx->n_users ? &e->fx->users[0] : NULL;
-    snprintf(user, sizeof user, "%s%s%s", u && *u->domain ? u->domain : "",
-             u && *u->domain ? "\\" : "", u ? u->name : "");
-    if (ok) {
-        ok = !etsn_obj_add_member(o, "MessageData", etsn_v_string(s->text)) &&
-             !etsn_obj_add_member(o, "Source", etsn_v_string(s->source ? s->source : "")) &&
-             !etsn_obj_add_member(o, "TimeGenerated",
-                                  etsn_v_text(ETSN_V_DATETIME, when, strlen(when))) &&
-             !etsn_obj_add_member(o, "Tags", tags) &&
-             !etsn_obj_add_member(o, "User", etsn_v_string(user)) &&
-             !etsn_obj_add_member(o, "Computer", etsn_v_string(e->fx->computer)) &&
-             !etsn_obj_add_member(o, "ProcessId", etsn_v_uint(ETSN_V_U32, 4242)) &&
-             !etsn_obj_add_member(o, "NativeThreadId", etsn_v_uint(ETSN_V_U32, 1)) &&
-             !etsn_obj_add_member(o, "ManagedThreadId", etsn_v_uint(ETSN_V_U32, 1));
-        tags = NULL;
-    }
-    etsn_v_free(tags);
-    if (!ok) {
-        etsn_v_free(o);
-        return NULL;
-    }
-    return o;
+    int flag = type == ETSN_MSG_WARNING_RECORD   ? 2
+               : type == ETSN_MSG_DEBUG_RECORD   ? 4
+               : type == ETSN_MSG_VERBOSE_RECORD ? 8
+                                                 : 0;
+    return (p->stream_options & flag) ? &p->invocation : NULL;
 }
 
 static int queue_stream(mock_engine *e, shell *sh, pipe *p, const fx_step *s, uint64_t n)
 {
     if (s->stream == ETSN_MSG_INFORMATION_RECORD)
-        return queue_owned(e, sh, p, s->stream, information_record(e, s), n);
+        return queue_owned(e, sh, p, s->stream, mock_information_record(e->fx, s), n);
     if (s->via == FX_VIA_BOTH &&
-        queue_owned(e, sh, p, s->stream, informational_record(s->stream, s->text), n) < 0)
+        queue_owned(e, sh, p, s->stream,
+                    mock_informational_record(s->stream, s->text, invocation_for(p, s->stream)),
+                    n) < 0)
         return -1;
     if (s->via != FX_VIA_MESSAGE) {
         int method = s->stream == ETSN_MSG_WARNING_RECORD   ? 22  /* WriteWarningLine */
@@ -539,7 +492,9 @@ static int queue_stream(mock_engine *e, shell *sh, pipe *p, const fx_step *s, ui
         etsn_v_free(t);
         return rc;
     }
-    return queue_owned(e, sh, p, s->stream, informational_record(s->stream, s->text), n);
+    return queue_owned(e, sh, p, s->stream,
+                       mock_informational_record(s->stream, s->text, invocation_for(p, s->stream)),
+                       n);
 }
 
 static int queue_progress(mock_engine *e, shell *sh, pipe *p, const fx_step *s, uint64_t n)
@@ -1196,6 +1151,10 @@ static void start_pipeline(mock_engine *e, shell *sh, pipe *p, const etsn_value 
     p->input.ended = !no_input || no_input->kind != ETSN_V_BOOL || no_input->num.b;
     p->st = PS_RUNNING;
     sh->pool.ran_pipeline = true;
+    int64_t opts = 0;
+    if (etsn_v_as_i64(etsn_v_get(v, "RemoteStreamOptions"), &opts)) p->stream_options = (int)opts;
+    p->invocation.script = p->text;
+    p->invocation.history_id = ++sh->pipelines_run;
     if (!sh->opened)
         unmatched(e, "CREATE_PIPELINE", "INIT_RUNSPACEPOOL (open the pool first)",
                   "pipeline '%s' created while the pool is not open", p->text);

@@ -20,6 +20,7 @@ static const char *fidelity_xml =
     "<debug>End Block</debug></pipeline>\n"
     "  <pipeline command='$host.UI.WriteWarningLine(\"w\")'><warning via='both'>w</warning>"
     "<progress activity='a' id='2' via='both' source-id='1'/></pipeline>\n"
+    "  <pipeline command='Write-Warning w'><warning>w</warning><debug>d</debug></pipeline>\n"
     "  <pipeline command='1..2'><output><I32>1</I32><I32>2</I32></output></pipeline>\n"
     "  <pipeline command='Write-Output before; Write-Error error; Write-Output after'>"
     "<output>before</output><error-record message='error' "
@@ -549,6 +550,68 @@ START_TEST(test_record_and_host_call)
 }
 END_TEST
 
+/* Creates a pipeline whose CREATE_PIPELINE says RemoteStreamOptions opts. */
+static void run_with_options(client *c, const char *text, int opts, char cid[37])
+{
+    etsn_guid pid;
+    ck_assert_int_eq(etsn_guid_random(&pid), 0);
+    etsn_guid_format(&pid, cid, true);
+    etsn_command cmd = {.text = text, .is_script = true};
+    etsn_host_info host = {0};
+    etsn_value *body = etsn_msg_create_pipeline(&cmd, 1, false, &host);
+    etsn_value *o = etsn_v_get(body, "RemoteStreamOptions");
+    ck_assert(o && o->base);
+    o->base->num.i = opts;
+    etsn_buf frags = ETSN_BUF_INIT, req = ETSN_BUF_INIT;
+    add_message(&frags, c, ETSN_MSG_CREATE_PIPELINE, &pid, body);
+    etsn_wsman_header h = header(c, true);
+    ck_assert_int_eq(etsn_wsman_build_command(&req, &h, cid, frags.data, frags.len), 0);
+    etsn_wsman_msg r;
+    ck_assert_int_eq(call(c, &req, &r), 200);
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&frags);
+    etsn_buf_free(&req);
+}
+
+/* test_psrp_stream_no_output_invocation: RemoteStreamOptions 0 gives
+ * records with InformationalRecord_SerializeInvocationInfo false and nothing
+ * more; test_psrp_stream_output_invocation: AddInvocationInfo (15) gives
+ * true and the InvocationInfo_* members (CommandInfo_Definition the script,
+ * CommandType Script, HistoryId) plus InformationalRecord_PipelineIterationInfo.
+ * Each flag is per stream (2 warning, 4 debug). */
+START_TEST(test_stream_invocation_info)
+{
+    client c;
+    open_pool(&c, fidelity_xml);
+    char cid[37];
+    run_with_options(&c, "Write-Warning w", 0, cid);
+    clear_msgs(&c);
+    receive_until_done(&c, cid);
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_WARNING_RECORD);
+    const etsn_value *b = etsn_v_get(c.msgs[0].v, "InformationalRecord_SerializeInvocationInfo");
+    ck_assert(b && !b->num.b);
+    ck_assert_ptr_null(etsn_v_get(c.msgs[0].v, "InvocationInfo_HistoryId"));
+    signal_cmd(&c, cid, ETSN_SIGNAL_TERMINATE);
+
+    run_with_options(&c, "Write-Warning w", 2, cid);
+    clear_msgs(&c);
+    receive_until_done(&c, cid);
+    b = etsn_v_get(c.msgs[0].v, "InformationalRecord_SerializeInvocationInfo");
+    ck_assert(b && b->num.b);
+    ck_assert_str_eq(etsn_v_as_str(etsn_v_get(c.msgs[0].v, "CommandInfo_Definition")),
+                     "Write-Warning w");
+    ck_assert_int_eq(num(c.msgs[0].v, "CommandInfo_CommandType"), 64);
+    ck_assert_int_eq(num(c.msgs[0].v, "InvocationInfo_HistoryId"), 2);
+    ck_assert_uint_eq(etsn_v_get(c.msgs[0].v, "InformationalRecord_PipelineIterationInfo")->n_items,
+                      2);
+    /* the debug record was not asked for */
+    ck_assert_uint_eq(c.msgs[1].type, ETSN_MSG_DEBUG_RECORD);
+    b = etsn_v_get(c.msgs[1].v, "InformationalRecord_SerializeInvocationInfo");
+    ck_assert(b && !b->num.b);
+    client_close(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fidelity");
@@ -564,6 +627,7 @@ int main(void)
     tcase_add_test(tc, test_pipeline_input);
     tcase_add_test(tc, test_protocol_21_server);
     tcase_add_test(tc, test_record_and_host_call);
+    tcase_add_test(tc, test_stream_invocation_info);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
