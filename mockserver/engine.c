@@ -21,6 +21,7 @@
 #include "../ref/core/wsman.h"
 #include "answers.h"
 #include "completion.h"
+#include "history.h"
 #include "input.h"
 #include "metadata.h"
 #include "pool.h"
@@ -79,8 +80,10 @@ typedef struct pipe {
     mock_input input;           /* PIPELINE_INPUT objects, for <input/> */
     int stream_options;         /* CREATE_PIPELINE's RemoteStreamOptions */
     mock_invocation invocation; /* the script, for records that carry it */
-    char *tab_input;            /* TabExpansion2's inputScript, when that is the command */
-    int tab_cursor;             /* its cursorColumn (-1: the end) */
+    bool add_to_history;        /* CREATE_PIPELINE's AddToHistory: recorded when it ends */
+    time_t started;
+    char *tab_input; /* TabExpansion2's inputScript, when that is the command */
+    int tab_cursor;  /* its cursorColumn (-1: the end) */
 } pipe;
 
 typedef struct shell {
@@ -99,6 +102,8 @@ typedef struct shell {
     bool vanished;              /* <break-session mode="vanish">: every request faults */
     struct timespec busy_until; /* <server busy-ms>: pipelines wait until then */
     int64_t pipelines_run;      /* HistoryId of the last pipeline */
+    mock_history history;       /* pipelines created with AddToHistory, for Get-History */
+    etsn_value *app_args;       /* INIT_RUNSPACEPOOL's ApplicationArguments, or NULL */
     mock_pool pool;             /* min/max runspaces (pool.h) */
 } shell;
 
@@ -452,6 +457,10 @@ static int queue_state(mock_engine *e, shell *sh, pipe *p, int state, const fx_e
         if (!err) return -1;
     }
     p->st = PS_FINISHED;
+    if (p->add_to_history && p->text) {
+        p->add_to_history = false;
+        mock_history_add(&sh->history, p->text, state, p->started, time(NULL));
+    }
     return queue_owned(e, sh, p, ETSN_MSG_PIPELINE_STATE, etsn_msg_pipeline_state(state, err), 0);
 }
 
@@ -853,9 +862,31 @@ static int program_completion(mock_engine *e, pipe *p)
     return step_value(s, mock_command_completion(c, p->tab_input, cursor));
 }
 
+/* Get-History: the HistoryInfo of every pipeline added so far, with the
+ * table Out-Default shows for them. */
+static int program_history(shell *sh, pipe *p)
+{
+    fx_step *s = own_steps(p, 1);
+    if (!s) return -1;
+    s->kind = FX_OUTPUT;
+    for (size_t i = 0; i < sh->history.n; i++)
+        if (step_value(s, mock_history_info(&sh->history.items[i])) < 0) return -1;
+    etsn_buf lines = ETSN_BUF_INIT;
+    size_t n = 0;
+    mock_history_table(&sh->history, &lines, &n);
+    s->lines = n ? calloc(n, sizeof *s->lines) : NULL;
+    const char *l = (const char *)lines.data;
+    for (size_t i = 0; s->lines && i < n; i++) {
+        s->lines[s->n_lines++] = strdup(l);
+        l += strlen(l) + 1;
+    }
+    etsn_buf_free(&lines);
+    return n && !s->lines ? -1 : 0;
+}
+
 /* Chooses what a pipeline runs: a fixture pipeline, a built-in, or the
  * CommandNotFoundException. */
-static int choose_program(mock_engine *e, pipe *p)
+static int choose_program(mock_engine *e, shell *sh, pipe *p)
 {
     const fx_pipeline *fp = mock_fixture_find_pipeline(e->fx, p->text);
     const char *t = p->text;
@@ -874,6 +905,14 @@ static int choose_program(mock_engine *e, pipe *p)
         int rc = step_value(s, etsn_v_string((const char *)b.data));
         etsn_buf_free(&b);
         if (rc < 0) return -1;
+    } else if (!strcasecmp(t, "Get-History")) {
+        if (program_history(sh, p) < 0) return -1;
+    } else if (!strcasecmp(t, "$PSSenderInfo.ApplicationArguments")) {
+        /* what the client sent in INIT_RUNSPACEPOOL (test_psrp_application_args) */
+        fx_step *s = own_steps(p, 1);
+        if (!s) return -1;
+        s->kind = FX_OUTPUT;
+        if (sh->app_args && step_value(s, etsn_v_ref(sh->app_args)) < 0) return -1;
     } else if (!strcasecmp(t, "Exit-PSSession")) {
         fx_step *s = own_steps(p, 1);
         if (!s) return -1;
@@ -996,6 +1035,9 @@ static void start_pipeline(mock_engine *e, shell *sh, pipe *p, const etsn_value 
     int64_t opts = 0;
     if (etsn_v_as_i64(etsn_v_get(v, "RemoteStreamOptions"), &opts)) p->stream_options = (int)opts;
     p->invocation.script = p->text;
+    const etsn_value *hist = etsn_v_get(v, "AddToHistory");
+    p->add_to_history = hist && hist->kind == ETSN_V_BOOL && hist->num.b;
+    p->started = time(NULL);
     p->invocation.history_id = ++sh->pipelines_run;
     if (!sh->opened)
         unmatched(e, "CREATE_PIPELINE", "INIT_RUNSPACEPOOL (open the pool first)",
@@ -1004,7 +1046,7 @@ static void start_pipeline(mock_engine *e, shell *sh, pipe *p, const etsn_value 
     snprintf(key, sizeof key, "pipeline:%s", p->text);
     add_fact(e, key, true, p->command_id);
     event(e, "pipeline", "%s", p->text);
-    if (choose_program(e, p) < 0) {
+    if (choose_program(e, sh, p) < 0) {
         queue_state(e, sh, p, ETSN_PIPE_FAILED, NULL);
         return;
     }
@@ -1209,6 +1251,9 @@ static int on_pool_message(dctx *c, const etsn_message *m)
         }
         etsn_value *v = parse_body(e, m, tn);
         mock_pool_init(&c->sh->pool, v);
+        const etsn_value *args = etsn_v_get(v, "ApplicationArguments");
+        if (args && args->kind != ETSN_V_NIL && !c->sh->app_args)
+            c->sh->app_args = etsn_v_ref((etsn_value *)args);
         etsn_v_free(v);
         c->sh->rpid = m->rpid;
         c->sh->opened = true;
@@ -1430,6 +1475,8 @@ static void shell_free(mock_engine *e, shell *sh)
     outq_free(e, &sh->out);
     etsn_defrag_free(sh->defrag);
     etsn_psrp_keys_free(sh->keys);
+    mock_history_free(&sh->history);
+    etsn_v_free(sh->app_args);
     free(sh->shell_id);
     free(sh->resource_uri);
     free(sh);

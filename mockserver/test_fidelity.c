@@ -21,6 +21,8 @@ static const char *fidelity_xml =
     "  <pipeline command='$host.UI.WriteWarningLine(\"w\")'><warning via='both'>w</warning>"
     "<progress activity='a' id='2' via='both' source-id='1'/></pipeline>\n"
     "  <pipeline command='Write-Warning w'><warning>w</warning><debug>d</debug></pipeline>\n"
+    "  <pipeline command='Write-Output 1; Write-Output 2'><output><I32>1</I32><I32>2</I32>"
+    "</output></pipeline>\n"
     "  <pipeline command='1..2'><output><I32>1</I32><I32>2</I32></output></pipeline>\n"
     "  <pipeline command='Write-Output before; Write-Error error; Write-Output after'>"
     "<output>before</output><error-record message='error' "
@@ -612,6 +614,79 @@ START_TEST(test_stream_invocation_info)
 }
 END_TEST
 
+/* test_psrp_with_history / test_psrp_with_no_history: a pipeline created
+ * with AddToHistory true is in the history when it has ended; Get-History
+ * lists it as a HistoryInfo (Props Id, CommandLine, ExecutionStatus,
+ * StartExecutionTime, EndExecutionTime); one created with AddToHistory false
+ * is not. A console gets the table view. */
+START_TEST(test_history)
+{
+    client c;
+    open_pool(&c, fidelity_xml);
+    run_all(&c, "Get-History", false);
+    ck_assert_uint_eq(c.n_msgs, 1);                      /* nothing yet */
+    run_all(&c, "Write-Output 1; Write-Output 2", true); /* AddToHistory true */
+    run_all(&c, "echo hi", false);                       /* AddToHistory false */
+    run_all(&c, "Get-History", false);
+    ck_assert_uint_eq(c.n_msgs, 2); /* one entry: "echo hi" was not added */
+    const etsn_value *h = c.msgs[0].v;
+    ck_assert_str_eq(h->type_names[0], "Microsoft.PowerShell.Commands.HistoryInfo");
+    ck_assert_int_eq(num(h, "Id"), 1);
+    ck_assert_str_eq(etsn_v_as_str(etsn_v_get(h, "CommandLine")), "Write-Output 1; Write-Output 2");
+    ck_assert_str_eq(etsn_v_as_str(etsn_v_get(h, "ExecutionStatus")), "Completed");
+    ck_assert_int_eq(etsn_v_get(h, "StartExecutionTime")->kind, ETSN_V_DATETIME);
+    run_all(&c, "Get-History", true); /* a console, AddToHistory true */
+    ck_assert_str_eq(host_arg(&c.msgs[1]), "  Id CommandLine");
+    ck_assert_str_eq(host_arg(&c.msgs[3]), "   1 Write-Output 1; Write-Output 2");
+    run_all(&c, "Get-History", false);
+    ck_assert_uint_eq(c.n_msgs, 3); /* the console's Get-History is entry 2 */
+    ck_assert_int_eq(num(c.msgs[1].v, "Id"), 2);
+    client_close(&c);
+}
+END_TEST
+
+/* test_psrp_application_args: $PSSenderInfo.ApplicationArguments gives back
+ * the PSPrimitiveDictionary the client sent in INIT_RUNSPACEPOOL. */
+START_TEST(test_application_arguments)
+{
+    client c;
+    client_open(&c, fidelity_xml);
+    etsn_buf frags = ETSN_BUF_INIT, req = ETSN_BUF_INIT;
+    etsn_host_info host = {0};
+    add_message(&frags, &c, ETSN_MSG_SESSION_CAPABILITY, &(etsn_guid){0},
+                etsn_msg_session_capability("2.3"));
+    etsn_value *init = etsn_msg_init_runspacepool(1, 1, &host);
+    static const char *const t[] = {"System.Management.Automation.PSPrimitiveDictionary",
+                                    "System.Collections.Hashtable", "System.Object", NULL};
+    etsn_value *dict = etsn_v_typed(t, ETSN_COLL_DCT);
+    ck_assert_int_eq(etsn_obj_push_entry(dict, etsn_v_string("test_var"), etsn_v_string("abc")), 0);
+    etsn_value *old = etsn_v_get(init, "ApplicationArguments");
+    ck_assert_ptr_nonnull(old);
+    for (size_t i = 0; i < init->n_members; i++)
+        if (init->members[i] == old) {
+            dict->name = old->name;
+            old->name = NULL;
+            etsn_v_free(old);
+            init->members[i] = dict;
+        }
+    add_message(&frags, &c, ETSN_MSG_INIT_RUNSPACEPOOL, &(etsn_guid){0}, init);
+    etsn_wsman_header h = header(&c, false);
+    ck_assert_int_eq(
+        etsn_wsman_build_create(&req, &h, c.shell_id, "2.3", false, frags.data, frags.len), 0);
+    etsn_wsman_msg r;
+    ck_assert_int_eq(call(&c, &req, &r), 200);
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&frags);
+    etsn_buf_free(&req);
+    receive_opened(&c);
+    run_all(&c, "$PSSenderInfo.ApplicationArguments", false);
+    ck_assert_uint_eq(c.n_msgs, 2);
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_PIPELINE_OUTPUT);
+    ck_assert_str_eq(etsn_v_as_str(etsn_dict_get(c.msgs[0].v, "test_var")), "abc");
+    client_close(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fidelity");
@@ -628,6 +703,8 @@ int main(void)
     tcase_add_test(tc, test_protocol_21_server);
     tcase_add_test(tc, test_record_and_host_call);
     tcase_add_test(tc, test_stream_invocation_info);
+    tcase_add_test(tc, test_history);
+    tcase_add_test(tc, test_application_arguments);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
