@@ -20,6 +20,7 @@
 #include "../ref/core/psrp_msgs.h"
 #include "../ref/core/wsman.h"
 #include "answers.h"
+#include "cmdtext.h"
 #include "completion.h"
 #include "history.h"
 #include "input.h"
@@ -81,6 +82,8 @@ typedef struct pipe {
     int stream_options;         /* CREATE_PIPELINE's RemoteStreamOptions */
     mock_invocation invocation; /* the script, for records that carry it */
     bool add_to_history;        /* CREATE_PIPELINE's AddToHistory: recorded when it ends */
+    mock_out_string out_string; /* the pipeline ends in Out-String: output as text */
+    etsn_buf out_text;          /* Out-String (no -Stream): the text so far */
     time_t started;
     char *tab_input; /* TabExpansion2's inputScript, when that is the command */
     int tab_cursor;  /* its cursorColumn (-1: the end) */
@@ -430,10 +433,33 @@ static int queue_error(mock_engine *e, shell *sh, pipe *p, const fx_error *fe, u
     return rc;
 }
 
+/* Output piped into Out-String: the text Out-Default would show, as
+ * strings — one per line with -Stream, else gathered into one String (each
+ * line ending in CRLF, Windows' NewLine) sent when the pipeline completes. */
+static int queue_out_string(mock_engine *e, shell *sh, pipe *p, const fx_step *s, uint64_t n)
+{
+    etsn_buf lines = ETSN_BUF_INIT;
+    size_t cnt = 0;
+    mock_render_output(s, &lines, &cnt);
+    const char *l = (const char *)lines.data;
+    int rc = 0;
+    for (size_t i = 0; i < cnt && !rc && l; i++, l += strlen(l) + 1) {
+        if (p->out_string == MOCK_OUT_STRING_STREAM) {
+            etsn_value *v = etsn_v_string(l);
+            rc = v ? queue_owned(e, sh, p, ETSN_MSG_PIPELINE_OUTPUT, v, n) : -1;
+        } else {
+            rc = etsn_buf_append_str(&p->out_text, l) || etsn_buf_append_str(&p->out_text, "\r\n");
+        }
+    }
+    etsn_buf_free(&lines);
+    return rc;
+}
+
 /* An <output> step: PIPELINE_OUTPUT objects, or for a pipeline ending in
  * Out-Default what Out-Default writes to the host (render.h). */
 static int queue_output(mock_engine *e, shell *sh, pipe *p, const fx_step *s, uint64_t n)
 {
+    if (p->out_string != MOCK_OUT_NONE && !p->merge_errors) return queue_out_string(e, sh, p, s, n);
     if (!p->merge_errors) {
         for (size_t i = 0; i < s->n_values; i++)
             if (queue_value(e, sh, p, ETSN_MSG_PIPELINE_OUTPUT, s->values[i], n) < 0) return -1;
@@ -457,6 +483,11 @@ static int queue_state(mock_engine *e, shell *sh, pipe *p, int state, const fx_e
         if (!err) return -1;
     }
     p->st = PS_FINISHED;
+    if (p->out_text.len && state == ETSN_PIPE_COMPLETED) {
+        etsn_buf_append_byte(&p->out_text, 0);
+        queue_owned(e, sh, p, ETSN_MSG_PIPELINE_OUTPUT, etsn_v_string((char *)p->out_text.data), 0);
+        etsn_buf_reset(&p->out_text);
+    }
     if (p->add_to_history && p->text) {
         p->add_to_history = false;
         mock_history_add(&sh->history, p->text, state, p->started, time(NULL));
@@ -945,46 +976,6 @@ static char *trim_copy(const char *s)
     return strndup(s, l);
 }
 
-/* Text of a command entry: the script, or "Name -Param value ..." rebuilt
- * from a command and its arguments. */
-static void command_text(const etsn_value *cmd, etsn_buf *out)
-{
-    const char *c = etsn_v_as_str(etsn_v_get(cmd, "Cmd"));
-    const etsn_value *is_script = etsn_v_get(cmd, "IsScript");
-    const etsn_value *args = etsn_v_get(cmd, "Args");
-    bool script = is_script && is_script->kind == ETSN_V_BOOL && is_script->num.b;
-    /* Invoke-Expression -Command <text> (pypsrp's execute_ps) runs <text>. */
-    if (!script && c && !strcasecmp(c, "Invoke-Expression") && args && args->n_items == 1) {
-        const etsn_value *n = etsn_v_get(args->items[0], "N");
-        const char *ns = n && n->kind != ETSN_V_NIL ? etsn_v_as_str(n) : NULL;
-        const char *vs = etsn_v_as_str(etsn_v_get(args->items[0], "V"));
-        if (vs && (!ns || !strcasecmp(ns, "Command"))) {
-            etsn_buf_append_str(out, vs);
-            return;
-        }
-    }
-    etsn_buf_append_str(out, c ? c : "");
-    if (script || !args) return;
-    for (size_t i = 0; i < args->n_items; i++) {
-        const etsn_value *a = args->items[i];
-        const etsn_value *n = etsn_v_get(a, "N");
-        const etsn_value *v = etsn_v_get(a, "V");
-        const char *ns = n && n->kind != ETSN_V_NIL ? etsn_v_as_str(n) : NULL;
-        if (ns) etsn_buf_printf(out, " -%s", ns);
-        if (!v || v->kind == ETSN_V_NIL) continue;
-        if (v->kind == ETSN_V_BOOL && ns) {
-            /* a switch: -Name, or -Name:$false */
-            if (!v->num.b) etsn_buf_append_str(out, ":$false");
-            continue;
-        }
-        etsn_buf disp = ETSN_BUF_INIT;
-        etsn_v_display(v, &disp);
-        etsn_buf_append_byte(out, ' ');
-        if (disp.len) etsn_buf_append(out, disp.data, disp.len);
-        etsn_buf_free(&disp);
-    }
-}
-
 /* The console size the client declared with the pipeline (HostInfo,
  * MS-PSRP 2.2.3.14: _hostDefaultData entry 6, WindowSize), kept as the fact
  * "host-size:WxH" so a case can check the client follows resizes. */
@@ -1009,23 +1000,16 @@ static void start_pipeline(mock_engine *e, shell *sh, pipe *p, const etsn_value 
 {
     note_host_size(e, v);
     const etsn_value *cmds = etsn_v_path(v, "PowerShell.Cmds");
-    etsn_buf text = ETSN_BUF_INIT;
-    bool merge = false;
-    if (cmds && cmds->n_items) {
-        command_text(cmds->items[0], &text);
+    if (cmds && cmds->n_items)
         p->tab_input = mock_tab_expansion_input(cmds->items[0], &p->tab_cursor);
-        for (size_t i = 0; i < cmds->n_items; i++) {
-            const char *c = etsn_v_as_str(etsn_v_get(cmds->items[i], "Cmd"));
-            if (c && !strcasecmp(c, "Out-Default")) merge = true;
-        }
-    } else {
+    else
         unmatched(e, "CREATE_PIPELINE", "CREATE_PIPELINE with PowerShell.Cmds",
                   "no PowerShell.Cmds list in the message");
-    }
-    p->text = trim_copy(text.data ? (const char *)text.data : "");
-    etsn_buf_free(&text);
-    if (!p->text) return;
-    p->merge_errors = merge;
+    mock_pipeline_text pt;
+    if (mock_pipeline_text_read(etsn_v_get(v, "PowerShell"), &pt) < 0) return;
+    p->text = pt.text;
+    p->merge_errors = pt.out_default;
+    p->out_string = pt.fmt;
     /* NoInput (MS-PSRP 2.2.3.11): without it the client sends input and
      * END_OF_PIPELINE_INPUT; with it there is none to wait for. */
     const etsn_value *no_input = etsn_v_get(v, "NoInput");
@@ -1449,6 +1433,7 @@ static void pipe_free(mock_engine *e, pipe *p)
     fx_steps_free(p->own, p->n_own);
     etsn_v_free(p->metadata);
     mock_input_free(&p->input);
+    etsn_buf_free(&p->out_text);
     free(p->tab_input);
     free(p->command_id);
     free(p->text);

@@ -23,6 +23,7 @@ static const char *fidelity_xml =
     "  <pipeline command='Write-Warning w'><warning>w</warning><debug>d</debug></pipeline>\n"
     "  <pipeline command='Write-Output 1; Write-Output 2'><output><I32>1</I32><I32>2</I32>"
     "</output></pipeline>\n"
+    "  <pipeline command='Get-Process | Select-Object -First 1'><output>p</output></pipeline>\n"
     "  <pipeline command='1..2'><output><I32>1</I32><I32>2</I32></output></pipeline>\n"
     "  <pipeline command='Write-Output before; Write-Error error; Write-Output after'>"
     "<output>before</output><error-record message='error' "
@@ -687,6 +688,64 @@ START_TEST(test_application_arguments)
 }
 END_TEST
 
+/* Runs the commands cmds[0..n) as one pipeline (no Out-Default added). */
+static void run_cmds(client *c, const etsn_command *cmds, size_t n)
+{
+    char cid[37];
+    etsn_guid pid;
+    ck_assert_int_eq(etsn_guid_random(&pid), 0);
+    etsn_guid_format(&pid, cid, true);
+    etsn_host_info host = {0};
+    etsn_buf frags = ETSN_BUF_INIT, req = ETSN_BUF_INIT;
+    add_message(&frags, c, ETSN_MSG_CREATE_PIPELINE, &pid,
+                etsn_msg_create_pipeline(cmds, n, false, &host));
+    etsn_wsman_header h = header(c, true);
+    ck_assert_int_eq(etsn_wsman_build_command(&req, &h, cid, frags.data, frags.len), 0);
+    etsn_wsman_msg r;
+    ck_assert_int_eq(call(c, &req, &r), 200);
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&frags);
+    etsn_buf_free(&req);
+    clear_msgs(c);
+    receive_until_done(c, cid);
+    signal_cmd(c, cid, ETSN_SIGNAL_TERMINATE);
+}
+
+/* A pipeline built of commands (pypsrp's add_cmdlet chains,
+ * test_psrp_merge_commands) is the commands joined with " | ", parameters
+ * rebuilt; piped into Out-String it comes back as the text a console would
+ * show: with -Stream a String per line, without one String of CRLF lines. */
+START_TEST(test_pipeline_text_and_out_string)
+{
+    client c;
+    open_pool(&c, fidelity_xml);
+    etsn_value *one = etsn_v_i32(1);
+    etsn_value *yes = etsn_v_bool(true);
+    etsn_command_arg first = {"First", one}, stream = {"Stream", yes};
+    etsn_command cmds[2] = {{.text = "Get-Process"},
+                            {.text = "Select-Object", .args = &first, .n_args = 1}};
+    run_cmds(&c, cmds, 2);
+    ck_assert_uint_eq(c.n_msgs, 2);
+    ck_assert_str_eq(etsn_v_as_str(c.msgs[0].v), "p");
+
+    etsn_command date[2] = {{.text = "Get-Date", .is_script = true}, {.text = "Out-String"}};
+    run_cmds(&c, date, 2);
+    ck_assert_uint_eq(c.n_msgs, 2);
+    ck_assert_str_eq(etsn_v_as_str(c.msgs[0].v),
+                     "\r\nTuesday, November 24, 2026 10:00:00 PM\r\n\r\n");
+    date[1].args = &stream;
+    date[1].n_args = 1;
+    run_cmds(&c, date, 2);
+    ck_assert_uint_eq(c.n_msgs, 4); /* "", the date, "" and the state */
+    ck_assert_str_eq(etsn_v_as_str(c.msgs[0].v), "");
+    ck_assert_str_eq(etsn_v_as_str(c.msgs[1].v), "Tuesday, November 24, 2026 10:00:00 PM");
+    etsn_v_free(one);
+    etsn_v_free(yes);
+    ck_assert_uint_eq(mock_engine_unmatched_count(c.e), 0);
+    client_close(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fidelity");
@@ -705,6 +764,7 @@ int main(void)
     tcase_add_test(tc, test_stream_invocation_info);
     tcase_add_test(tc, test_history);
     tcase_add_test(tc, test_application_arguments);
+    tcase_add_test(tc, test_pipeline_text_and_out_string);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
