@@ -83,6 +83,7 @@ typedef struct pipe {
     mock_invocation invocation; /* the script, for records that carry it */
     bool add_to_history;        /* CREATE_PIPELINE's AddToHistory: recorded when it ends */
     mock_out_string out_string; /* the pipeline ends in Out-String: output as text */
+    bool first_is_command;      /* its first command is a command, not a script */
     etsn_buf out_text;          /* Out-String (no -Stream): the text so far */
     time_t started;
     char *tab_input; /* TabExpansion2's inputScript, when that is the command */
@@ -797,7 +798,11 @@ static int program_not_found(mock_engine *e, pipe *p, const char *line)
                         "a path was included, verify that the path is correct and try again.",
                         cmd);
     fx_error *fe = &s->error;
-    s->kind = FX_ERROR_RECORD;
+    /* In a script the unknown command is an error record and the script goes
+     * on; a pipeline whose first command is the unknown name cannot start:
+     * it fails with the exception (PowerShell.Invoke throws it). */
+    s->kind = p->first_is_command ? FX_STATE : FX_ERROR_RECORD;
+    s->state = ETSN_PIPE_FAILED;
     s->has_error = true;
     fe->message = etsn_buf_steal(&b);
     fe->exception_type = strdup("System.Management.Automation.CommandNotFoundException");
@@ -1000,9 +1005,13 @@ static void start_pipeline(mock_engine *e, shell *sh, pipe *p, const etsn_value 
 {
     note_host_size(e, v);
     const etsn_value *cmds = etsn_v_path(v, "PowerShell.Cmds");
-    if (cmds && cmds->n_items)
+    if (cmds && cmds->n_items) {
         p->tab_input = mock_tab_expansion_input(cmds->items[0], &p->tab_cursor);
-    else
+        const etsn_value *is = etsn_v_get(cmds->items[0], "IsScript");
+        const char *c0 = etsn_v_as_str(etsn_v_get(cmds->items[0], "Cmd"));
+        p->first_is_command = !(is && is->kind == ETSN_V_BOOL && is->num.b) &&
+                              !(c0 && !strcasecmp(c0, "Invoke-Expression"));
+    } else
         unmatched(e, "CREATE_PIPELINE", "CREATE_PIPELINE with PowerShell.Cmds",
                   "no PowerShell.Cmds list in the message");
     mock_pipeline_text pt;

@@ -746,6 +746,30 @@ START_TEST(test_pipeline_text_and_out_string)
 }
 END_TEST
 
+/* An unknown name in a script is a CommandNotFoundException error record
+ * (ObjectNotFound) and the script completes; as the pipeline's first
+ * command (pypsrp's add_cmdlet) the pipeline cannot start and fails with it
+ * (PIPELINE_STATE Failed, no ERROR_RECORD). */
+START_TEST(test_command_not_found_kinds)
+{
+    client c;
+    open_pool(&c, fidelity_xml);
+    run_all(&c, "nosuch", false);
+    ck_assert_uint_eq(c.n_msgs, 2);
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_ERROR_RECORD);
+    ck_assert_int_eq(num(c.msgs[1].v, "PipelineState"), ETSN_PIPE_COMPLETED);
+    etsn_command cmd = {.text = "nosuch"};
+    run_cmds(&c, &cmd, 1);
+    ck_assert_uint_eq(c.n_msgs, 1);
+    ck_assert_int_eq(num(c.msgs[0].v, "PipelineState"), ETSN_PIPE_FAILED);
+    etsn_error_record r;
+    etsn_error_record_read(etsn_v_get(c.msgs[0].v, "ExceptionAsErrorRecord"), &r);
+    ck_assert_str_eq(r.fqid, "CommandNotFoundException");
+    ck_assert_int_eq(r.category, 13);
+    client_close(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fidelity");
@@ -765,6 +789,7 @@ int main(void)
     tcase_add_test(tc, test_history);
     tcase_add_test(tc, test_application_arguments);
     tcase_add_test(tc, test_pipeline_text_and_out_string);
+    tcase_add_test(tc, test_command_not_found_kinds);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
