@@ -11,7 +11,7 @@
  * a script typed as one command (as in pypsrp's recording
  * test_psrp_stream_output_invocation), and InformationalRecord's
  * PipelineIterationInfo. */
-static int add_invocation(etsn_value *o, const mock_invocation *inv)
+static int add_invocation(etsn_value *o, const mock_invocation *inv, const char *iteration_name)
 {
     static const char *const bp[] = {
         "System.Management.Automation.PSBoundParametersDictionary",
@@ -65,7 +65,7 @@ static int add_invocation(etsn_value *o, const mock_invocation *inv)
                   o, "CommandInfo_Visibility",
                   etsn_enum_value("System.Management.Automation.SessionStateEntryVisibility",
                                   "Public", 0)) &&
-              !etsn_obj_add_member(o, "InformationalRecord_PipelineIterationInfo", iter2);
+              !etsn_obj_add_member(o, iteration_name, iter2);
     return ok ? 0 : -1;
 }
 
@@ -82,7 +82,7 @@ etsn_value *mock_informational_record(uint32_t type, const char *text, const moc
         etsn_obj_add_member(o, "InformationalRecord_Message", etsn_v_string(text)) < 0 ||
         etsn_obj_add_member(o, "InformationalRecord_SerializeInvocationInfo",
                             etsn_v_bool(inv != NULL)) < 0 ||
-        (inv && add_invocation(o, inv) < 0)) {
+        (inv && add_invocation(o, inv, "InformationalRecord_PipelineIterationInfo") < 0)) {
         etsn_v_free(o);
         return NULL;
     }
@@ -130,4 +130,29 @@ etsn_value *mock_information_record(const mock_fixture *fx, const fx_step *s)
         return NULL;
     }
     return o;
+}
+
+int mock_error_record_extend(etsn_value *rec, const mock_invocation *inv)
+{
+    etsn_value *ex = etsn_v_get(rec, "Exception");
+    static const char *const dt[] = {"System.Collections.ListDictionaryInternal", "System.Object",
+                                     NULL};
+    if (ex && (etsn_obj_add_prop(ex, "Data", etsn_v_typed(dt, ETSN_COLL_DCT)) < 0 ||
+               etsn_obj_add_prop(ex, "InnerException", etsn_v_nil()) < 0 ||
+               etsn_obj_add_prop(ex, "TargetSite", etsn_v_nil()) < 0 ||
+               etsn_obj_add_prop(ex, "StackTrace", etsn_v_nil()) < 0 ||
+               etsn_obj_add_prop(ex, "HelpLink", etsn_v_nil()) < 0 ||
+               etsn_obj_add_prop(ex, "Source", etsn_v_nil()) < 0 ||
+               /* COR_E_SYSTEM: what PowerShell's SystemException-derived errors carry */
+               etsn_obj_add_prop(ex, "HResult", etsn_v_i32(-2146233087)) < 0))
+        return -1;
+    if (!inv) return 0;
+    etsn_value *sei = etsn_v_get(rec, "SerializeExtendedInfo");
+    if (sei && sei->kind == ETSN_V_BOOL) sei->num.b = true;
+    if (add_invocation(rec, inv, "PipelineIterationInfo") < 0) return -1;
+    if (!etsn_v_get(rec, "ErrorDetails_ScriptStackTrace") &&
+        etsn_obj_add_member(rec, "ErrorDetails_ScriptStackTrace",
+                            etsn_v_string("at <ScriptBlock>, <No file>: line 1")) < 0)
+        return -1;
+    return 0;
 }

@@ -26,4 +26,13 @@ etsn_value *mock_informational_record(uint32_t type, const char *text, const moc
  * ProcessId, NativeThreadId, ManagedThreadId. */
 etsn_value *mock_information_record(const mock_fixture *fx, const fx_step *s);
 
+/* Completes an ErrorRecord built by etsn_msg_error_record the way a server
+ * serializes one: the Exception's Props (Data, InnerException, TargetSite,
+ * StackTrace, HelpLink, Source, HResult); with inv (an ERROR_RECORD whose
+ * pipeline asked for AddInvocationInfoToErrorRecord) SerializeExtendedInfo
+ * true, the InvocationInfo_* members, PipelineIterationInfo and
+ * ErrorDetails_ScriptStackTrace (pypsrp's recordings
+ * test_psrp_stream_{no_,}output_invocation). -1 when out of memory. */
+int mock_error_record_extend(etsn_value *rec, const mock_invocation *inv);
+
 #endif

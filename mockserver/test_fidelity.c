@@ -770,6 +770,42 @@ START_TEST(test_command_not_found_kinds)
 }
 END_TEST
 
+/* test_psrp_stream_{no_,}output_invocation, test_psrp_error_failed: an
+ * ERROR_RECORD's Exception has its Props (Message ... HResult); with
+ * AddInvocationInfoToErrorRecord (1) SerializeExtendedInfo is true and the
+ * invocation, PipelineIterationInfo and ErrorDetails_ScriptStackTrace come
+ * along; PIPELINE_STATE's ExceptionAsErrorRecord stays without them. */
+START_TEST(test_error_record_shape)
+{
+    client c;
+    open_pool(&c, fidelity_xml);
+    const char *we = "Write-Output before; Write-Error error; Write-Output after";
+    char cid[37];
+    for (int opts = 0; opts <= 15; opts += 15) {
+        run_with_options(&c, we, opts, cid);
+        clear_msgs(&c);
+        receive_until_done(&c, cid);
+        signal_cmd(&c, cid, ETSN_SIGNAL_TERMINATE);
+        const etsn_value *rec = c.msgs[1].v;
+        ck_assert_uint_eq(c.msgs[1].type, ETSN_MSG_ERROR_RECORD);
+        ck_assert_int_eq(num(rec, "Exception.HResult"), -2146233087);
+        ck_assert_ptr_nonnull(etsn_v_path(rec, "Exception.Data"));
+        const etsn_value *sei = etsn_v_get(rec, "SerializeExtendedInfo");
+        ck_assert(sei && sei->num.b == (opts != 0));
+        ck_assert(!etsn_v_get(rec, "PipelineIterationInfo") == !opts);
+        ck_assert(!etsn_v_get(rec, "InvocationInfo_HistoryId") == !opts);
+    }
+    run_with_options(&c, "throw boom", 15, cid);
+    clear_msgs(&c);
+    receive_until_done(&c, cid);
+    const etsn_value *x = etsn_v_get(c.msgs[1].v, "ExceptionAsErrorRecord");
+    ck_assert_ptr_nonnull(x);
+    ck_assert(!etsn_v_get(x, "SerializeExtendedInfo")->num.b);
+    ck_assert_int_eq(num(x, "Exception.HResult"), -2146233087);
+    client_close(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fidelity");
@@ -790,6 +826,7 @@ int main(void)
     tcase_add_test(tc, test_application_arguments);
     tcase_add_test(tc, test_pipeline_text_and_out_string);
     tcase_add_test(tc, test_command_not_found_kinds);
+    tcase_add_test(tc, test_error_record_shape);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
