@@ -68,6 +68,27 @@ static bool has_stream(const etsn_value *cmd)
     return false;
 }
 
+static int64_t merge_field(const etsn_value *cmd, const char *name)
+{
+    int64_t v = 0;
+    return etsn_v_as_i64(etsn_v_get(cmd, name), &v) ? v : 0;
+}
+
+/* The streams a command sends to its output (PipelineResultTypes: Output 1,
+ * Error 2). */
+static int merged_streams(const etsn_value *cmd)
+{
+    int m = 0;
+    if ((merge_field(cmd, "MergeMyResult") == 2 && merge_field(cmd, "MergeToResult") == 1) ||
+        merge_field(cmd, "MergeError") == 1)
+        m |= MOCK_MERGE_ERROR;
+    if (merge_field(cmd, "MergeWarning") == 1) m |= MOCK_MERGE_WARNING;
+    if (merge_field(cmd, "MergeVerbose") == 1) m |= MOCK_MERGE_VERBOSE;
+    if (merge_field(cmd, "MergeDebug") == 1) m |= MOCK_MERGE_DEBUG;
+    if (merge_field(cmd, "MergeInformation") == 1) m |= MOCK_MERGE_INFORMATION;
+    return m;
+}
+
 /* One statement's commands joined with " | ". */
 static void statement_text(const etsn_value *cmds, bool last, mock_pipeline_text *out, etsn_buf *b)
 {
@@ -82,6 +103,7 @@ static void statement_text(const etsn_value *cmds, bool last, mock_pipeline_text
             out->out_default = true;
             continue;
         }
+        out->merged |= merged_streams(cmds->items[i]);
         etsn_buf one = ETSN_BUF_INIT;
         command_text(cmds->items[i], &one);
         etsn_buf_append_byte(&one, 0);

@@ -15,8 +15,20 @@ typedef enum {
     MOCK_OUT_STRING_STREAM, /* ... | Out-String -Stream: a String per line */
 } mock_out_string;
 
+/* Streams a command merges into its output (PipelineResultTypes Output):
+ * MergeMyResult Error + MergeToResult Output, or MergeError Output, for
+ * errors; MergeWarning, MergeVerbose, MergeDebug, MergeInformation (2.2+). */
+enum {
+    MOCK_MERGE_ERROR = 1,
+    MOCK_MERGE_WARNING = 2,
+    MOCK_MERGE_VERBOSE = 4,
+    MOCK_MERGE_DEBUG = 8,
+    MOCK_MERGE_INFORMATION = 16,
+};
+
 typedef struct {
     char *text;          /* trimmed; caller frees */
+    int merged;          /* MOCK_MERGE_* of the commands other than Out-Default */
     bool out_default;    /* some command of the pipeline is Out-Default */
     mock_out_string fmt; /* the last statement ends in Out-String */
 } mock_pipeline_text;

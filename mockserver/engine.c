@@ -85,6 +85,7 @@ typedef struct pipe {
     bool add_to_history;        /* CREATE_PIPELINE's AddToHistory: recorded when it ends */
     mock_out_string out_string; /* the pipeline ends in Out-String: output as text */
     bool first_is_command;      /* its first command is a command, not a script */
+    int merged;                 /* MOCK_MERGE_*: streams the client merged into output */
     etsn_buf out_text;          /* Out-String (no -Stream): the text so far */
     time_t started;
     char *tab_input; /* TabExpansion2's inputScript, when that is the command */
@@ -428,7 +429,11 @@ static int queue_error(mock_engine *e, shell *sh, pipe *p, const fx_error *fe, u
             etsn_v_free(v);
             v = NULL;
         }
-        return queue_owned(e, sh, p, ETSN_MSG_ERROR_RECORD, v, n);
+        /* Merged into the output (2>&1, pypsrp's merge_error): the record
+         * is an output object (test_psrp_merge_commands). */
+        uint32_t type =
+            (p->merged & MOCK_MERGE_ERROR) ? ETSN_MSG_PIPELINE_OUTPUT : ETSN_MSG_ERROR_RECORD;
+        return queue_owned(e, sh, p, type, v, n);
     }
     etsn_buf lines = ETSN_BUF_INIT;
     size_t cnt = 0;
@@ -523,12 +528,25 @@ static const mock_invocation *invocation_for(const pipe *p, uint32_t type)
     return (p->stream_options & flag) ? &p->invocation : NULL;
 }
 
+/* The message a WARNING/VERBOSE/DEBUG/INFORMATION record goes out as: the
+ * record's own, or PIPELINE_OUTPUT when the client merged that stream into
+ * the output (MergeWarning=Output ..., test_psrp_merge_commands). */
+static uint32_t stream_type(const pipe *p, uint32_t type)
+{
+    int flag = type == ETSN_MSG_WARNING_RECORD   ? MOCK_MERGE_WARNING
+               : type == ETSN_MSG_VERBOSE_RECORD ? MOCK_MERGE_VERBOSE
+               : type == ETSN_MSG_DEBUG_RECORD   ? MOCK_MERGE_DEBUG
+                                                 : MOCK_MERGE_INFORMATION;
+    return (p->merged & flag) && !p->merge_errors ? ETSN_MSG_PIPELINE_OUTPUT : type;
+}
+
 static int queue_stream(mock_engine *e, shell *sh, pipe *p, const fx_step *s, uint64_t n)
 {
     if (s->stream == ETSN_MSG_INFORMATION_RECORD)
-        return queue_owned(e, sh, p, s->stream, mock_information_record(e->fx, s), n);
+        return queue_owned(e, sh, p, stream_type(p, s->stream), mock_information_record(e->fx, s),
+                           n);
     if (s->via == FX_VIA_BOTH &&
-        queue_owned(e, sh, p, s->stream,
+        queue_owned(e, sh, p, stream_type(p, s->stream),
                     mock_informational_record(s->stream, s->text, invocation_for(p, s->stream)),
                     n) < 0)
         return -1;
@@ -544,7 +562,7 @@ static int queue_stream(mock_engine *e, shell *sh, pipe *p, const fx_step *s, ui
         etsn_v_free(t);
         return rc;
     }
-    return queue_owned(e, sh, p, s->stream,
+    return queue_owned(e, sh, p, stream_type(p, s->stream),
                        mock_informational_record(s->stream, s->text, invocation_for(p, s->stream)),
                        n);
 }
@@ -950,6 +968,7 @@ static void start_pipeline(mock_engine *e, shell *sh, pipe *p, const etsn_value 
     if (mock_pipeline_text_read(etsn_v_get(v, "PowerShell"), &pt) < 0) return;
     p->text = pt.text;
     p->merge_errors = pt.out_default;
+    p->merged = pt.merged;
     p->out_string = pt.fmt;
     /* NoInput (MS-PSRP 2.2.3.11): without it the client sends input and
      * END_OF_PIPELINE_INPUT; with it there is none to wait for. */

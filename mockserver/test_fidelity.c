@@ -24,6 +24,8 @@ static const char *fidelity_xml =
     "  <pipeline command='Write-Output 1; Write-Output 2'><output><I32>1</I32><I32>2</I32>"
     "</output></pipeline>\n"
     "  <pipeline command='Get-Process | Select-Object -First 1'><output>p</output></pipeline>\n"
+    "  <pipeline command='merged'><debug>d</debug><error-record message='e'/><output>o</output>"
+    "<warning>w</warning><information>i</information></pipeline>\n"
     "  <pipeline command='1..2'><output><I32>1</I32><I32>2</I32></output></pipeline>\n"
     "  <pipeline command='Write-Output before; Write-Error error; Write-Output after'>"
     "<output>before</output><error-record message='error' "
@@ -806,6 +808,63 @@ START_TEST(test_error_record_shape)
 }
 END_TEST
 
+/* Sets a Merge* member (PipelineResultTypes enum) of the first command. */
+static void set_merge(etsn_value *body, const char *name, int value)
+{
+    etsn_value *cmd = etsn_v_path(body, "PowerShell.Cmds")->items[0];
+    etsn_value *m = etsn_v_get(cmd, name);
+    ck_assert(m && m->base);
+    m->base->num.i = value;
+}
+
+/* test_psrp_merge_commands: a command with MergeMyResult Error to Output
+ * and MergeWarning/Verbose/Debug/Information = Output sends those records as
+ * PIPELINE_OUTPUT objects (a DebugRecord, the ErrorRecord, ...) in order;
+ * without merges each goes as its own message. */
+START_TEST(test_merged_streams)
+{
+    client c;
+    open_pool(&c, fidelity_xml);
+    char cid[37];
+    etsn_guid pid;
+    ck_assert_int_eq(etsn_guid_random(&pid), 0);
+    etsn_guid_format(&pid, cid, true);
+    etsn_command cmd = {
+        .text = "merged", .is_script = true, .merge_my_result = 2, .merge_to_result = 1};
+    etsn_host_info host = {0};
+    etsn_value *body = etsn_msg_create_pipeline(&cmd, 1, false, &host);
+    set_merge(body, "MergeWarning", 1);
+    set_merge(body, "MergeDebug", 1);
+    set_merge(body, "MergeInformation", 1);
+    etsn_buf frags = ETSN_BUF_INIT, req = ETSN_BUF_INIT;
+    add_message(&frags, &c, ETSN_MSG_CREATE_PIPELINE, &pid, body);
+    etsn_wsman_header h = header(&c, true);
+    ck_assert_int_eq(etsn_wsman_build_command(&req, &h, cid, frags.data, frags.len), 0);
+    etsn_wsman_msg r;
+    ck_assert_int_eq(call(&c, &req, &r), 200);
+    etsn_wsman_msg_free(&r);
+    etsn_buf_free(&frags);
+    etsn_buf_free(&req);
+    receive_until_done(&c, cid);
+    ck_assert_uint_eq(c.n_msgs, 6);
+    const char *types[] = {"System.Management.Automation.DebugRecord",
+                           "System.Management.Automation.ErrorRecord", NULL,
+                           "System.Management.Automation.WarningRecord",
+                           "System.Management.Automation.InformationRecord"};
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_uint_eq(c.msgs[i].type, ETSN_MSG_PIPELINE_OUTPUT);
+        if (types[i]) ck_assert_str_eq(c.msgs[i].v->type_names[0], types[i]);
+    }
+    signal_cmd(&c, cid, ETSN_SIGNAL_TERMINATE);
+    run_all(&c, "merged", false); /* no merges */
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_DEBUG_RECORD);
+    ck_assert_uint_eq(c.msgs[1].type, ETSN_MSG_ERROR_RECORD);
+    ck_assert_uint_eq(c.msgs[3].type, ETSN_MSG_WARNING_RECORD);
+    ck_assert_uint_eq(c.msgs[4].type, ETSN_MSG_INFORMATION_RECORD);
+    client_close(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fidelity");
@@ -827,6 +886,7 @@ int main(void)
     tcase_add_test(tc, test_pipeline_text_and_out_string);
     tcase_add_test(tc, test_command_not_found_kinds);
     tcase_add_test(tc, test_error_record_shape);
+    tcase_add_test(tc, test_merged_streams);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
