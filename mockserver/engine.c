@@ -55,6 +55,7 @@ typedef enum {
     PS_SLEEPING,    /* <sleep ms=>: resumes at wake */
     PS_QUEUED,      /* created while the pool is busy: starts when it is free */
     PS_WAIT_INPUT,  /* <input/>: waits for PIPELINE_INPUT or END_OF_PIPELINE_INPUT */
+    PS_WAIT_KEY,    /* <secure-string>: waits for the client's PUBLIC_KEY */
     PS_FINISHED,    /* final PIPELINE_STATE queued */
 } pstate;
 
@@ -86,6 +87,7 @@ typedef struct pipe {
     mock_out_string out_string; /* the pipeline ends in Out-String: output as text */
     bool first_is_command;      /* its first command is a command, not a script */
     int merged;                 /* MOCK_MERGE_*: streams the client merged into output */
+    const fx_step *key_step;    /* the <secure-string> waiting for the session key */
     etsn_buf out_text;          /* Out-String (no -Stream): the text so far */
     time_t started;
     char *tab_input; /* TabExpansion2's inputScript, when that is the command */
@@ -108,6 +110,7 @@ typedef struct shell {
     bool vanished;              /* <break-session mode="vanish">: every request faults */
     struct timespec busy_until; /* <server busy-ms>: pipelines wait until then */
     int64_t pipelines_run;      /* HistoryId of the last pipeline */
+    bool key_requested;         /* PUBLIC_KEY_REQUEST sent, no PUBLIC_KEY yet */
     mock_history history;       /* pipelines created with AddToHistory, for Get-History */
     etsn_value *app_args;       /* INIT_RUNSPACEPOOL's ApplicationArguments, or NULL */
     mock_pool pool;             /* min/max runspaces (pool.h) */
@@ -617,10 +620,55 @@ static bool pass_input(mock_engine *e, shell *sh, pipe *p)
     return true;
 }
 
+/* <secure-string>: a SecureString output. A console (or Out-String) gets
+ * its text, "System.Security.SecureString". Otherwise protocol 2.4 sends it
+ * as plain UTF-16LE; 2.3 and earlier encrypt it with the session key, and a
+ * server without one asks the client first (PUBLIC_KEY_REQUEST on the pool,
+ * MS-PSRP 3.1.4.5) and holds the pipeline until the key is exchanged: true
+ * while it waits. */
+static bool queue_secure(mock_engine *e, shell *sh, pipe *p, const fx_step *s, uint64_t n)
+{
+    if (p->merge_errors || p->out_string != MOCK_OUT_NONE) {
+        etsn_value *t = etsn_v_string("System.Security.SecureString");
+        fx_step one = {.kind = FX_OUTPUT, .values = &t, .n_values = 1};
+        queue_output(e, sh, p, &one, n);
+        etsn_v_free(t);
+        return false;
+    }
+    bool pwsh = !strcmp(e->fx->protocol, "2.4");
+    if (!pwsh && !(sh->keys && etsn_psrp_keys_ready(sh->keys))) {
+        if (!sh->key_requested) {
+            queue_owned(e, sh, NULL, ETSN_MSG_PUBLIC_KEY_REQUEST, etsn_v_string(""), 0);
+            sh->key_requested = true;
+            event(e, "public-key-request", "'%s' outputs a SecureString", p->text ? p->text : "");
+        }
+        p->st = PS_WAIT_KEY;
+        p->key_step = s;
+        return true;
+    }
+    etsn_buf u16 = ETSN_BUF_INIT, enc = ETSN_BUF_INIT;
+    int rc = etsn_utf8_to_utf16le(s->text, strlen(s->text), &u16);
+    if (!rc && !pwsh) rc = etsn_secure_string_encrypt(sh->keys, u16.data, u16.len, &enc);
+    const etsn_buf *b = pwsh ? &u16 : &enc;
+    if (!rc)
+        queue_owned(e, sh, p, ETSN_MSG_PIPELINE_OUTPUT,
+                    etsn_v_text(ETSN_V_SECURESTRING, (const char *)b->data, b->len), n);
+    etsn_secure_zero(u16.data, u16.len);
+    etsn_buf_free(&u16);
+    etsn_buf_free(&enc);
+    return false;
+}
+
 /* Generates until something is queued, the pipeline blocks or ends. */
 static void generate(mock_engine *e, shell *sh, pipe *p)
 {
     if (p->st == PS_SLEEPING && reached(&p->wake)) p->st = PS_RUNNING;
+    if (p->st == PS_WAIT_KEY && sh->keys && etsn_psrp_keys_ready(sh->keys)) {
+        p->st = PS_RUNNING;
+        const fx_step *ks = p->key_step;
+        p->key_step = NULL;
+        if (ks && queue_secure(e, sh, p, ks, 0)) return;
+    }
     if (p->st == PS_WAIT_INPUT && (p->input.sent < p->input.n || p->input.ended)) {
         p->st = PS_RUNNING;
         if (pass_input(e, sh, p)) return;
@@ -683,6 +731,9 @@ static void generate(mock_engine *e, shell *sh, pipe *p)
             break;
         case FX_INPUT:
             if (pass_input(e, sh, p)) return;
+            break;
+        case FX_SECURE:
+            if (queue_secure(e, sh, p, s, n)) return;
             break;
         case FX_MESSAGE:
             queue_value(e, sh, p, s->message_type, s->values[0], n);
@@ -1142,6 +1193,7 @@ static void public_key(mock_engine *e, shell *sh, const etsn_message *m, const c
         queue_owned(e, sh, NULL, ETSN_MSG_ENCRYPTED_SESSION_KEY, o, 0);
         etsn_psrp_keys_free(sh->keys);
         sh->keys = k;
+        sh->key_requested = false;
         add_fact(e, "session-key-exchanged", true, sh->shell_id);
         event(e, "key-exchange", "ENCRYPTED_SESSION_KEY sent");
     } else {

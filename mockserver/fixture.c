@@ -1151,6 +1151,13 @@ static int parse_step(lctx *c, const xmlNode *n, fx_step *s, int depth)
             return fail(c, n, "out of memory");
         return 0;
     }
+    if (is_el(n, "secure-string")) {
+        static const char *const allowed[] = {NULL};
+        if (check_attrs(c, n, allowed) < 0) return -1;
+        s->kind = FX_SECURE;
+        s->text = own_text(n);
+        return s->text ? 0 : fail(c, n, "out of memory");
+    }
     if (is_el(n, "input")) {
         static const char *const allowed[] = {NULL};
         if (check_attrs(c, n, allowed) < 0) return -1;

@@ -30,6 +30,7 @@ typedef enum {
     FX_BREAK,        /* <break-session/>: the pool breaks or the shell vanishes */
     FX_KEY_REQUEST,  /* <public-key-request/>: PUBLIC_KEY_REQUEST on the pool */
     FX_INPUT,        /* <input/>: the client's PIPELINE_INPUT objects as output ($input) */
+    FX_SECURE,       /* <secure-string>: a SecureString output, key exchange first (2.3) */
 } fx_kind;
 
 /* How a record reaches the client: as its PSRP message, as the host call

@@ -5,6 +5,8 @@
  * PowerShell 5.1); each test names the recording it follows. */
 #include "test_client.h"
 
+#include "../ref/core/psrp_crypto.h"
+
 static const char *fidelity_xml =
     "<scenario name='fidelity' description='unit'>\n"
     "  <server computer='SERVER01' max-envelope-kb='150'/>\n"
@@ -26,6 +28,7 @@ static const char *fidelity_xml =
     "  <pipeline command='Get-Process | Select-Object -First 1'><output>p</output></pipeline>\n"
     "  <pipeline command='merged'><debug>d</debug><error-record message='e'/><output>o</output>"
     "<warning>w</warning><information>i</information></pipeline>\n"
+    "  <pipeline command='secret'><secure-string>hunter2</secure-string></pipeline>\n"
     "  <pipeline command='1..2'><output><I32>1</I32><I32>2</I32></output></pipeline>\n"
     "  <pipeline command='Write-Output before; Write-Error error; Write-Output after'>"
     "<output>before</output><error-record message='error' "
@@ -865,6 +868,70 @@ START_TEST(test_merged_streams)
 }
 END_TEST
 
+/* The SecureString a PIPELINE_OUTPUT carries, decrypted. */
+static void expect_secret(const etsn_psrp_keys *k, const etsn_value *v, const char *want)
+{
+    ck_assert_int_eq(v->kind, ETSN_V_SECURESTRING);
+    etsn_buf plain = ETSN_BUF_INIT, u8 = ETSN_BUF_INIT;
+    ck_assert_int_eq(etsn_secure_string_decrypt(k, (const uint8_t *)v->str, v->str_len, &plain), 0);
+    ck_assert_int_eq(etsn_utf16le_to_utf8(plain.data, plain.len, &u8), 0);
+    etsn_buf_append_byte(&u8, 0);
+    ck_assert_str_eq((const char *)u8.data, want);
+    etsn_buf_free(&plain);
+    etsn_buf_free(&u8);
+}
+
+/* Server-initiated key exchange (MS-PSRP 3.1.4.5; pypsrp's
+ * test_psrp_multiple_commands and test_psrp_pshost_ui_mocked_methods show
+ * the PUBLIC_KEY -> ENCRYPTED_SESSION_KEY pair on the pool's stream): a 2.3
+ * server that must send a SecureString and has no session key sends
+ * PUBLIC_KEY_REQUEST and holds the pipeline; after PUBLIC_KEY it answers
+ * ENCRYPTED_SESSION_KEY and the SecureString follows, encrypted with that
+ * key. With the key known it asks no more; a console gets the text. */
+START_TEST(test_server_initiated_key_exchange)
+{
+    client c;
+    open_pool(&c, fidelity_xml);
+    char cid[37];
+    run_command(&c, "secret", true, false, cid);
+    c.timeout_ms = 200;
+    ck_assert_int_eq(receive(&c, cid, NULL, NULL), 500); /* held */
+    ck_assert_int_eq(receive(&c, NULL, NULL, NULL), 200);
+    ck_assert_uint_eq(c.n_msgs, 1);
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_PUBLIC_KEY_REQUEST);
+    clear_msgs(&c);
+
+    char err[256];
+    etsn_psrp_keys *k = etsn_psrp_keys_client_new(err, sizeof err);
+    ck_assert_msg(k != NULL, "%s", err);
+    etsn_buf pub = ETSN_BUF_INIT;
+    ck_assert_int_eq(etsn_psrp_keys_public_blob(k, &pub), 0);
+    etsn_value *o = etsn_v_obj();
+    ck_assert_int_eq(etsn_obj_add_member(o, "PublicKey", etsn_v_string((char *)pub.data)), 0);
+    etsn_buf_free(&pub);
+    send_pool(&c, ETSN_MSG_PUBLIC_KEY, o);
+    ck_assert_int_eq(receive(&c, NULL, NULL, NULL), 200);
+    ck_assert_uint_eq(c.msgs[0].type, ETSN_MSG_ENCRYPTED_SESSION_KEY);
+    const char *sk = etsn_v_as_str(etsn_v_get(c.msgs[0].v, "EncryptedSessionKey"));
+    ck_assert_msg(etsn_psrp_keys_accept_session_key(k, sk, err, sizeof err) == 0, "%s", err);
+    clear_msgs(&c);
+
+    c.timeout_ms = 2000;
+    receive_until_done(&c, cid);
+    ck_assert_uint_eq(c.n_msgs, 2);
+    expect_secret(k, c.msgs[0].v, "hunter2");
+    signal_cmd(&c, cid, ETSN_SIGNAL_TERMINATE);
+
+    run_all(&c, "secret", false); /* the key is known: no second request */
+    ck_assert_uint_eq(c.n_msgs, 2);
+    expect_secret(k, c.msgs[0].v, "hunter2");
+    run_all(&c, "secret", true);
+    ck_assert_str_eq(host_arg(&c.msgs[0]), "System.Security.SecureString");
+    etsn_psrp_keys_free(k);
+    client_close(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fidelity");
@@ -887,6 +954,7 @@ int main(void)
     tcase_add_test(tc, test_command_not_found_kinds);
     tcase_add_test(tc, test_error_record_shape);
     tcase_add_test(tc, test_merged_streams);
+    tcase_add_test(tc, test_server_initiated_key_exchange);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
