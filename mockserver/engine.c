@@ -336,6 +336,32 @@ static etsn_value *host_call(int64_t ci, int method, const etsn_value *const *it
     return etsn_msg_host_call(ci, method, mp);
 }
 
+/* Windows PowerShell's PSVersionTable also names PSCompatibleVersions,
+ * CLRVersion and BuildVersion (pypsrp's recordings of 5.1.14393: 1.0 ... 5.0
+ * and the version itself, 4.0.30319.42000, 10.0.14393.2248). */
+static int desktop_versions(const mock_fixture *fx, etsn_value *table)
+{
+    if (strcmp(fx->edition, "Desktop")) return 0;
+    static const char *const t[] = {"System.Version[]", "System.Array", "System.Object", NULL};
+    static const char *const older[] = {"1.0", "2.0", "3.0", "4.0", "5.0"};
+    etsn_value *list = etsn_v_typed(t, ETSN_COLL_LST);
+    if (!list) return -1;
+    for (size_t i = 0; i < 5 && strcmp(older[i], fx->ps_version) < 0; i++)
+        if (strncmp(older[i], fx->ps_version, 3) && etsn_obj_push_item(list, version(older[i])) < 0)
+            break;
+    if (etsn_obj_push_item(list, version(fx->ps_version)) < 0 ||
+        etsn_obj_push_entry(table, etsn_v_string("PSCompatibleVersions"), list) < 0 ||
+        etsn_obj_push_entry(table, etsn_v_string("CLRVersion"), version("4.0.30319.42000")) < 0)
+        return -1;
+    if (!strncmp(fx->ps_version, "5.1.", 4)) {
+        char build[64];
+        snprintf(build, sizeof build, "10.0.%s", fx->ps_version + 4);
+        if (etsn_obj_push_entry(table, etsn_v_string("BuildVersion"), version(build)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static etsn_value *private_data(const mock_fixture *fx)
 {
     static const char *const prim[] = {"System.Management.Automation.PSPrimitiveDictionary",
@@ -347,6 +373,7 @@ static etsn_value *private_data(const mock_fixture *fx)
     if (ok)
         ok = !etsn_obj_push_entry(table, etsn_v_string("PSVersion"), version(fx->ps_version)) &&
              !etsn_obj_push_entry(table, etsn_v_string("PSEdition"), etsn_v_string(fx->edition)) &&
+             !desktop_versions(fx, table) &&
              !etsn_obj_push_entry(table, etsn_v_string("WSManStackVersion"), version("3.0")) &&
              !etsn_obj_push_entry(table, etsn_v_string("PSRemotingProtocolVersion"),
                                   version(fx->protocol)) &&

@@ -932,6 +932,32 @@ START_TEST(test_server_initiated_key_exchange)
 }
 END_TEST
 
+/* test_psrp_open_runspace and every 2.3 recording: APPLICATION_PRIVATE_DATA's
+ * PSVersionTable of Windows PowerShell 5.1 holds PSVersion, PSEdition,
+ * PSCompatibleVersions (1.0 ... 5.0 and the version), CLRVersion,
+ * BuildVersion (10.0.<build>), WSManStackVersion, PSRemotingProtocolVersion,
+ * SerializationVersion. */
+START_TEST(test_application_private_data)
+{
+    client c;
+    client_open(&c, fidelity_xml);
+    create_shell(&c);
+    receive_opened(&c);
+    ck_assert_uint_eq(c.msgs[1].type, ETSN_MSG_APPLICATION_PRIVATE_DATA);
+    const etsn_value *t =
+        etsn_dict_get(etsn_v_get(c.msgs[1].v, "ApplicationPrivateData"), "PSVersionTable");
+    ck_assert_ptr_nonnull(t);
+    const etsn_value *compat = etsn_dict_get(t, "PSCompatibleVersions");
+    ck_assert(compat && compat->n_items == 6);
+    ck_assert_str_eq(etsn_v_as_str(compat->items[0]), "1.0");
+    ck_assert_str_eq(etsn_v_as_str(compat->items[5]), "5.1.17763.592");
+    ck_assert_str_eq(etsn_v_as_str(etsn_dict_get(t, "CLRVersion")), "4.0.30319.42000");
+    ck_assert_str_eq(etsn_v_as_str(etsn_dict_get(t, "BuildVersion")), "10.0.17763.592");
+    ck_assert_str_eq(etsn_v_as_str(etsn_dict_get(t, "PSRemotingProtocolVersion")), "2.3");
+    client_close(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fidelity");
@@ -955,6 +981,7 @@ int main(void)
     tcase_add_test(tc, test_error_record_shape);
     tcase_add_test(tc, test_merged_streams);
     tcase_add_test(tc, test_server_initiated_key_exchange);
+    tcase_add_test(tc, test_application_private_data);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
