@@ -1398,8 +1398,9 @@ static int on_pipe_message(dctx *c, const etsn_message *m)
                       "PIPELINE_INPUT before END_OF_PIPELINE_INPUT, to a pipeline with input",
                       "input to '%s', which %s", p->text ? p->text : "",
                       p->input.n ? "had ended its input" : "was created with NoInput");
-        if (v && mock_input_add(&p->input, v) < 0)
-            unmatched(e, tn, "a bounded input", "more than %d input objects", MOCK_INPUT_MAX);
+        if (v && mock_input_add(&p->input, v, m->len) < 0)
+            unmatched(e, tn, "a bounded input", "more than %d input objects or %u bytes",
+                      MOCK_INPUT_MAX, MOCK_INPUT_MAX_BYTES);
         event(e, "pipeline-input", "%s on %s", tn, p->command_id);
         return 0;
     }

@@ -10,18 +10,22 @@
 
 #include "../ref/core/clixml.h"
 
-/* Most input objects one pipeline keeps; more are refused. */
+/* Most input objects, and bytes of their CLIXML, one pipeline keeps; more
+ * are refused. */
 #define MOCK_INPUT_MAX 100000
+#define MOCK_INPUT_MAX_BYTES (64u * 1024 * 1024)
 
 typedef struct {
     etsn_value **items;
-    size_t n;    /* received */
-    size_t sent; /* handed on by <input/> */
-    bool ended;  /* END_OF_PIPELINE_INPUT arrived, or the pipeline takes none (NoInput) */
+    size_t n;     /* received */
+    size_t bytes; /* CLIXML bytes of what was kept */
+    size_t sent;  /* handed on by <input/> */
+    bool ended;   /* END_OF_PIPELINE_INPUT arrived, or the pipeline takes none (NoInput) */
 } mock_input;
 
-/* Keeps v (takes ownership). -1 (v freed) past MOCK_INPUT_MAX or out of memory. */
-int mock_input_add(mock_input *in, etsn_value *v);
+/* Keeps v (takes ownership), whose CLIXML was len bytes. -1 (v freed) past
+ * MOCK_INPUT_MAX or MOCK_INPUT_MAX_BYTES, or out of memory. */
+int mock_input_add(mock_input *in, etsn_value *v, size_t len);
 void mock_input_free(mock_input *in);
 
 #endif
