@@ -90,3 +90,25 @@ int mock_not_found_step(const mock_fixture *fx, const char *line, bool first_is_
     etsn_buf_free(&lines);
     return fe->message && fe->position ? 0 : -1;
 }
+
+int mock_no_language_step(fx_step *s)
+{
+    fx_error *fe = &s->error;
+    s->kind = FX_STATE;
+    s->state = ETSN_PIPE_FAILED;
+    s->has_error = true;
+    fe->message = strdup("The syntax is not supported by this runspace. This can occur if the "
+                         "runspace is in no-language mode.");
+    fe->exception_type = strdup("System.Management.Automation.ParseException");
+    fe->fqid = strdup("ScriptsNotAllowed");
+    fe->category_name = strdup("ParserError");
+    fe->category = 17;
+    fe->activity = strdup("");
+    fe->reason = strdup("ParseException");
+    fe->target_name = strdup("");
+    fe->target_type = strdup("");
+    return fe->message && fe->exception_type && fe->fqid && fe->category_name && fe->activity &&
+                   fe->reason && fe->target_name && fe->target_type
+               ? 0
+               : -1;
+}

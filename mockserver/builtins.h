@@ -17,4 +17,11 @@
 int mock_not_found_step(const mock_fixture *fx, const char *line, bool first_is_command,
                         fx_step *s);
 
+/* Fills s (zeroed) with the final state a NoLanguage runspace (a JEA
+ * endpoint) gives a pipeline holding script text: Failed with the
+ * ParseException "The syntax is not supported by this runspace. ..."
+ * (FQID ScriptsNotAllowed, ParserError), as pypsrp's recording
+ * test_psrp_with_jea_configuration shows. -1 when out of memory. */
+int mock_no_language_step(fx_step *s);
+
 #endif

@@ -104,6 +104,8 @@ static void statement_text(const etsn_value *cmds, bool last, mock_pipeline_text
             continue;
         }
         out->merged |= merged_streams(cmds->items[i]);
+        const etsn_value *is = etsn_v_get(cmds->items[i], "IsScript");
+        if (is && is->kind == ETSN_V_BOOL && is->num.b) out->any_script = true;
         etsn_buf one = ETSN_BUF_INIT;
         command_text(cmds->items[i], &one);
         etsn_buf_append_byte(&one, 0);

@@ -29,6 +29,7 @@ enum {
 typedef struct {
     char *text;          /* trimmed; caller frees */
     int merged;          /* MOCK_MERGE_* of the commands other than Out-Default */
+    bool any_script;     /* some command is script text (IsScript), not a command */
     bool out_default;    /* some command of the pipeline is Out-Default */
     mock_out_string fmt; /* the last statement ends in Out-String */
 } mock_pipeline_text;

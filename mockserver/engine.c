@@ -87,6 +87,7 @@ typedef struct pipe {
     mock_out_string out_string; /* the pipeline ends in Out-String: output as text */
     bool first_is_command;      /* its first command is a command, not a script */
     int merged;                 /* MOCK_MERGE_*: streams the client merged into output */
+    bool any_script;            /* some command is script text */
     const fx_step *key_step;    /* the <secure-string> waiting for the session key */
     etsn_buf out_text;          /* Out-String (no -Stream): the text so far */
     time_t started;
@@ -958,6 +959,10 @@ static int choose_program(mock_engine *e, shell *sh, pipe *p)
     if (fp) {
         p->steps = fp->steps;
         p->n_steps = fp->n_steps;
+    } else if (e->fx->no_language && p->any_script) {
+        fx_step *s = own_steps(p, 1);
+        if (!s || mock_no_language_step(s) < 0) return -1;
+        event(e, "scripts-not-allowed", "'%s' on a NoLanguage endpoint", t);
     } else if (p->tab_input) {
         if (program_completion(e, p) < 0) return -1;
     } else if (!strcasecmp(t, "prompt")) {
@@ -1047,6 +1052,7 @@ static void start_pipeline(mock_engine *e, shell *sh, pipe *p, const etsn_value 
     p->text = pt.text;
     p->merge_errors = pt.out_default;
     p->merged = pt.merged;
+    p->any_script = pt.any_script;
     p->out_string = pt.fmt;
     /* NoInput (MS-PSRP 2.2.3.11): without it the client sends input and
      * END_OF_PIPELINE_INPUT; with it there is none to wait for. */

@@ -1308,19 +1308,25 @@ static int uint_attr(lctx *c, const xmlNode *n, const char *name, long lo, long 
 
 static int parse_server(lctx *c, const xmlNode *n, mock_fixture *fx)
 {
-    static const char *const allowed[] = {"computer",        "protocol",
-                                          "ps-version",      "path",
-                                          "location",        "resource-uri",
-                                          "edition",         "busy-ms",
-                                          "create-delay-ms", "missing-commands",
-                                          "commands",        "public-key-request",
-                                          "max-envelope-kb", NULL};
+    static const char *const allowed[] = {
+        "computer",        "protocol",         "ps-version", "path",
+        "location",        "resource-uri",     "edition",    "busy-ms",
+        "create-delay-ms", "missing-commands", "commands",   "public-key-request",
+        "max-envelope-kb", "language-mode",    NULL};
     if (check_attrs(c, n, allowed) < 0) return -1;
     if (bool_attr(c, n, "public-key-request", &fx->request_public_key) < 0) return -1;
     if (uint_attr(c, n, "busy-ms", 0, 3600000, &fx->busy_ms) < 0 ||
         uint_attr(c, n, "create-delay-ms", 0, 600000, &fx->create_delay_ms) < 0 ||
         uint_attr(c, n, "max-envelope-kb", 32, 65535, &fx->max_envelope_kb) < 0)
         return -1;
+    char *lm = get_attr(n, "language-mode");
+    if (lm) {
+        bool none = !strcasecmp(lm, "NoLanguage"), full = !strcasecmp(lm, "FullLanguage");
+        free(lm);
+        if (!none && !full)
+            return fail(c, n, "<server language-mode=...>: FullLanguage or NoLanguage");
+        fx->no_language = none;
+    }
     set_str(&fx->computer, n, "computer");
     set_str(&fx->protocol, n, "protocol");
     set_str(&fx->ps_version, n, "ps-version");

@@ -183,6 +183,7 @@ typedef struct {
     uint32_t create_delay_ms; /* <server create-delay-ms=>: Create is answered this much later */
     bool request_public_key;  /* <server public-key-request="true">: asks for the key on open */
     uint32_t max_envelope_kb; /* <server max-envelope-kb=>: winrm/config MaxEnvelopeSizekb (500) */
+    bool no_language;         /* <server language-mode="NoLanguage">: a JEA endpoint */
     fx_completion *completions;
     size_t n_completions;
     fx_pipeline *pipelines;

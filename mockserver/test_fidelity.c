@@ -958,6 +958,35 @@ START_TEST(test_application_private_data)
 }
 END_TEST
 
+/* test_psrp_with_jea_configuration: a JEA endpoint (NoLanguage) runs
+ * commands but refuses script text: PIPELINE_STATE Failed with the
+ * ParseException ScriptsNotAllowed (ParserError), no ERROR_RECORD. */
+START_TEST(test_no_language_endpoint)
+{
+    const char *xml = "<scenario name='jea'><server language-mode='NoLanguage'/>"
+                      "<user name='alice' password='pw'/>"
+                      "<pipeline command='Get-Item -Path WSMan:\\localhost\\Service'>"
+                      "<output>x</output></pipeline></scenario>";
+    client c;
+    open_pool(&c, xml);
+    etsn_value *path = etsn_v_string("WSMan:\\localhost\\Service");
+    etsn_command_arg arg = {"Path", path};
+    etsn_command cmd = {.text = "Get-Item", .args = &arg, .n_args = 1};
+    run_cmds(&c, &cmd, 1);
+    ck_assert_uint_eq(c.n_msgs, 2);
+    ck_assert_str_eq(etsn_v_as_str(c.msgs[0].v), "x");
+    etsn_v_free(path);
+    run_all(&c, "Get-Process", false);
+    ck_assert_uint_eq(c.n_msgs, 1);
+    ck_assert_int_eq(num(c.msgs[0].v, "PipelineState"), ETSN_PIPE_FAILED);
+    etsn_error_record r;
+    etsn_error_record_read(etsn_v_get(c.msgs[0].v, "ExceptionAsErrorRecord"), &r);
+    ck_assert_str_eq(r.fqid, "ScriptsNotAllowed");
+    ck_assert_int_eq(r.category, 17);
+    client_close(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fidelity");
@@ -982,6 +1011,7 @@ int main(void)
     tcase_add_test(tc, test_merged_streams);
     tcase_add_test(tc, test_server_initiated_key_exchange);
     tcase_add_test(tc, test_application_private_data);
+    tcase_add_test(tc, test_no_language_endpoint);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
