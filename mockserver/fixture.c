@@ -1,4 +1,5 @@
 #include "fixture.h"
+#include "metadata.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -182,6 +183,8 @@ void fx_steps_free(fx_step *steps, size_t n)
         for (size_t j = 0; j < s->n_values; j++) etsn_v_free(s->values[j]);
         free(s->values);
         free(s->text);
+        for (size_t j = 0; j < s->n_lines; j++) free(s->lines[j]);
+        free(s->lines);
         free_error(&s->error);
         fx_steps_free(s->children, s->n_children);
         for (size_t j = 0; j < s->n_fields; j++) {
@@ -310,6 +313,56 @@ static int parse_values(lctx *c, const xmlNode *n, fx_step *s, bool allow_text)
     return 0;
 }
 
+/* Appends an element's text to a list of lines (<line> children). */
+static int add_line(lctx *c, const xmlNode *n, char ***lines, size_t *cnt)
+{
+    char **v = realloc(*lines, (*cnt + 1) * sizeof *v);
+    if (!v) return fail(c, n, "out of memory");
+    *lines = v;
+    if (!(v[*cnt] = own_text(n))) return fail(c, n, "out of memory");
+    (*cnt)++;
+    return 0;
+}
+
+/* <output>: CLIXML values (or text: one String) and optionally <line>s, the
+ * text Out-Default writes for them on a console. An object that is neither
+ * a primitive nor has a ToString needs <line>s: nothing else says how the
+ * server would format it. */
+static int parse_output(lctx *c, const xmlNode *n, fx_step *s)
+{
+    static const char *const allowed[] = {NULL};
+    if (check_attrs(c, n, allowed) < 0) return -1;
+    s->kind = FX_OUTPUT;
+    bool any_value = false;
+    for (xmlNode *ch = n->children; ch; ch = ch->next) {
+        if (ch->type != XML_ELEMENT_NODE) continue;
+        if (is_el(ch, "line")) {
+            if (add_line(c, ch, &s->lines, &s->n_lines) < 0) return -1;
+            continue;
+        }
+        any_value = true;
+        char err[256] = "";
+        etsn_value *v = etsn_clixml_from_node(ch, NULL, err, sizeof err);
+        if (!v) return fail(c, ch, "<output>: bad CLIXML value <%s>: %s", ch->name, err);
+        if (add_value(s, v) < 0) return fail(c, ch, "out of memory");
+        if (v->kind == ETSN_V_OBJ && !v->to_string && !v->base && !s->n_lines) {
+            bool lines_follow = false;
+            for (xmlNode *m = ch->next; m; m = m->next)
+                if (m->type == XML_ELEMENT_NODE && is_el(m, "line")) lines_follow = true;
+            if (!lines_follow)
+                return fail(c, ch,
+                            "<output>: an object without <ToString> needs <line> children (how "
+                            "Out-Default formats it on a console)");
+        }
+    }
+    if (!any_value && !s->n_lines && parse_values(c, n, s, true) < 0) return -1;
+    if (!s->n_values) {
+        etsn_value *v = etsn_v_string("");
+        if (!v || add_value(s, v) < 0) return fail(c, n, "out of memory");
+    }
+    return 0;
+}
+
 static int parse_error(lctx *c, const xmlNode *n, fx_error *e)
 {
     static const char *const allowed[] = {
@@ -352,10 +405,7 @@ static int parse_error(lctx *c, const xmlNode *n, fx_error *e)
     for (xmlNode *ch = n->children; ch; ch = ch->next) {
         if (ch->type != XML_ELEMENT_NODE) continue;
         if (!is_el(ch, "line")) return fail(c, ch, "<error-record>: unexpected <%s>", ch->name);
-        char **v = realloc(e->lines, (e->n_lines + 1) * sizeof *v);
-        if (!v) return fail(c, ch, "out of memory");
-        e->lines = v;
-        if (!(e->lines[e->n_lines++] = own_text(ch))) return fail(c, ch, "out of memory");
+        if (add_line(c, ch, &e->lines, &e->n_lines) < 0) return -1;
     }
     return 0;
 }
@@ -924,8 +974,10 @@ static int parse_via(lctx *c, const xmlNode *n, fx_step *s)
     int rc = 0;
     if (!strcmp(v, "host-call"))
         s->via = FX_VIA_HOST_CALL;
+    else if (!strcmp(v, "both"))
+        s->via = FX_VIA_BOTH;
     else if (strcmp(v, "message"))
-        rc = fail(c, n, "<%s via=\"%s\">: message or host-call", n->name, v);
+        rc = fail(c, n, "<%s via=\"%s\">: message, host-call or both", n->name, v);
     free(v);
     return rc;
 }
@@ -1108,23 +1160,26 @@ static int parse_step(lctx *c, const xmlNode *n, fx_step *s, int depth)
             return fail(c, n, "out of memory");
         return 0;
     }
+    if (is_el(n, "secure-string")) {
+        static const char *const allowed[] = {NULL};
+        if (check_attrs(c, n, allowed) < 0) return -1;
+        s->kind = FX_SECURE;
+        s->text = own_text(n);
+        return s->text ? 0 : fail(c, n, "out of memory");
+    }
+    if (is_el(n, "input")) {
+        static const char *const allowed[] = {NULL};
+        if (check_attrs(c, n, allowed) < 0) return -1;
+        s->kind = FX_INPUT;
+        return 0;
+    }
     if (is_el(n, "public-key-request")) {
         static const char *const allowed[] = {NULL};
         if (check_attrs(c, n, allowed) < 0) return -1;
         s->kind = FX_KEY_REQUEST;
         return 0;
     }
-    if (is_el(n, "output")) {
-        static const char *const allowed[] = {NULL};
-        if (check_attrs(c, n, allowed) < 0) return -1;
-        s->kind = FX_OUTPUT;
-        if (parse_values(c, n, s, true) < 0) return -1;
-        if (!s->n_values) {
-            etsn_value *v = etsn_v_string("");
-            if (!v || add_value(s, v) < 0) return fail(c, n, "out of memory");
-        }
-        return 0;
-    }
+    if (is_el(n, "output")) return parse_output(c, n, s);
     if (is_el(n, "error-line")) {
         static const char *const allowed[] = {NULL};
         if (check_attrs(c, n, allowed) < 0) return -1;
@@ -1246,40 +1301,40 @@ static int set_str(char **dst, const xmlNode *n, const char *name)
     return 0;
 }
 
+/* An optional whole-number attribute in [lo, hi]; *out untouched when absent. */
+static int uint_attr(lctx *c, const xmlNode *n, const char *name, long lo, long hi, uint32_t *out)
+{
+    char *s = get_attr(n, name);
+    if (!s) return 0;
+    long v;
+    int rc = parse_int_or_name(s, NULL, 0, &v);
+    free(s);
+    if (rc < 0 || v < lo || v > hi)
+        return fail(c, n, "<server %s=...>: a number from %ld to %ld", name, lo, hi);
+    *out = (uint32_t)v;
+    return 0;
+}
+
 static int parse_server(lctx *c, const xmlNode *n, mock_fixture *fx)
 {
-    static const char *const allowed[] = {"computer",
-                                          "protocol",
-                                          "ps-version",
-                                          "path",
-                                          "location",
-                                          "resource-uri",
-                                          "edition",
-                                          "busy-ms",
-                                          "create-delay-ms",
-                                          "missing-commands",
-                                          "commands",
-                                          "public-key-request",
-                                          NULL};
+    static const char *const allowed[] = {
+        "computer",        "protocol",         "ps-version", "path",
+        "location",        "resource-uri",     "edition",    "busy-ms",
+        "create-delay-ms", "missing-commands", "commands",   "public-key-request",
+        "max-envelope-kb", "language-mode",    NULL};
     if (check_attrs(c, n, allowed) < 0) return -1;
     if (bool_attr(c, n, "public-key-request", &fx->request_public_key) < 0) return -1;
-    char *busy = get_attr(n, "busy-ms");
-    if (busy) {
-        long ms;
-        int rc = parse_int_or_name(busy, NULL, 0, &ms);
-        free(busy);
-        if (rc < 0 || ms < 0 || ms > 3600000)
-            return fail(c, n, "<server busy-ms=...>: milliseconds (0..3600000)");
-        fx->busy_ms = (uint32_t)ms;
-    }
-    char *delay = get_attr(n, "create-delay-ms");
-    if (delay) {
-        long ms;
-        int rc = parse_int_or_name(delay, NULL, 0, &ms);
-        free(delay);
-        if (rc < 0 || ms < 0 || ms > 600000)
-            return fail(c, n, "<server create-delay-ms=...>: milliseconds (0..600000)");
-        fx->create_delay_ms = (uint32_t)ms;
+    if (uint_attr(c, n, "busy-ms", 0, 3600000, &fx->busy_ms) < 0 ||
+        uint_attr(c, n, "create-delay-ms", 0, 600000, &fx->create_delay_ms) < 0 ||
+        uint_attr(c, n, "max-envelope-kb", 32, 65535, &fx->max_envelope_kb) < 0)
+        return -1;
+    char *lm = get_attr(n, "language-mode");
+    if (lm) {
+        bool none = !strcasecmp(lm, "NoLanguage"), full = !strcasecmp(lm, "FullLanguage");
+        free(lm);
+        if (!none && !full)
+            return fail(c, n, "<server language-mode=...>: FullLanguage or NoLanguage");
+        fx->no_language = none;
     }
     set_str(&fx->computer, n, "computer");
     set_str(&fx->protocol, n, "protocol");
@@ -1453,6 +1508,7 @@ static int parse_root(lctx *c, const xmlNode *root, mock_fixture *fx)
     fx->negotiate = true;
     fx->basic = true;
     fx->require_encryption = true;
+    fx->max_envelope_kb = 500; /* WinRM's default since Windows Server 2012 */
     /* <server> first: what the pipelines build depends on its protocol. */
     for (xmlNode *n = root->children; n; n = n->next)
         if (is_el(n, "server") && parse_server(c, n, fx) < 0) return -1;
@@ -1739,15 +1795,6 @@ const fx_completion *mock_fixture_find_completion(const mock_fixture *fx, const 
     return NULL;
 }
 
-static const char *const builtin_commands[] = {
-    "Out-Default",    "Exit-PSSession", "Get-Command",  "Get-Help",    "Get-FormatData",
-    "Measure-Object", "Select-Object",  "Out-String",   "Get-Date",    "Get-Location",
-    "Set-Location",   "Get-ChildItem",  "Get-Item",     "Get-Process", "Get-Service",
-    "Write-Host",     "Write-Output",   "Write-Error",  "Get-Member",  "Clear-Host",
-    "prompt",         "TabExpansion2",  "Format-Table", "Format-List", "Where-Object",
-    "ForEach-Object", "Sort-Object",    "Get-Content",  "Set-Content", "Invoke-Command",
-};
-
 static bool name_match(const char *pattern, const char *name)
 {
     size_t pl = strlen(pattern);
@@ -1759,8 +1806,10 @@ bool mock_fixture_has_command(const mock_fixture *fx, const char *name)
 {
     for (size_t i = 0; i < fx->n_missing; i++)
         if (!strcasecmp(fx->missing_commands[i], name)) return false;
-    for (size_t i = 0; i < sizeof builtin_commands / sizeof *builtin_commands; i++)
-        if (!strcasecmp(builtin_commands[i], name)) return true;
+    size_t nb;
+    const mock_command *b = mock_builtin_commands(&nb);
+    for (size_t i = 0; i < nb; i++)
+        if (!strcasecmp(b[i].name, name)) return true;
     for (size_t i = 0; i < fx->n_extra; i++)
         if (name_match(fx->extra_commands[i], name)) return true;
     return false;

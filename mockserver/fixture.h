@@ -29,11 +29,16 @@ typedef enum {
     FX_INCOMPLETE,   /* <incomplete-input/>: Failed with IncompleteParseException */
     FX_BREAK,        /* <break-session/>: the pool breaks or the shell vanishes */
     FX_KEY_REQUEST,  /* <public-key-request/>: PUBLIC_KEY_REQUEST on the pool */
+    FX_INPUT,        /* <input/>: the client's PIPELINE_INPUT objects as output ($input) */
+    FX_SECURE,       /* <secure-string>: a SecureString output, key exchange first (2.3) */
 } fx_kind;
 
-/* How a record reaches the client: as its PSRP message or as the host call
- * a server's host would make (WriteWarningLine, WriteProgress, ...). */
-typedef enum { FX_VIA_MESSAGE, FX_VIA_HOST_CALL } fx_via;
+/* How a record reaches the client: as its PSRP message, as the host call
+ * a server's host would make (WriteWarningLine, WriteProgress, ...), or both
+ * (the message, then the host call: what a server whose client has a host
+ * sends for $host.UI.WriteWarningLine and the like, pypsrp's recording
+ * test_psrp_pshost_ui_mocked_methods). */
+typedef enum { FX_VIA_MESSAGE, FX_VIA_HOST_CALL, FX_VIA_BOTH } fx_via;
 
 /* What a host call's answer must hold, compared by meaning. */
 typedef struct {
@@ -78,6 +83,10 @@ struct fx_step {
     /* FX_HOST_CALL (mp items), FX_OUTPUT (one message each), FX_MESSAGE (body) */
     etsn_value **values;
     size_t n_values;
+
+    /* FX_OUTPUT: <line>s, how Out-Default shows the values on a console */
+    char **lines;
+    size_t n_lines;
 
     /* FX_ERROR_LINE */
     char *text;
@@ -187,6 +196,8 @@ typedef struct {
     uint32_t create_delay_ms; /* <server create-delay-ms=>: Create is answered this much later */
     bool request_public_key;  /* <server public-key-request="true">: asks for the key on open */
     bool strict_commands; /* <scenario strict-commands="true">: unknown commands are unmatched */
+    uint32_t max_envelope_kb; /* <server max-envelope-kb=>: winrm/config MaxEnvelopeSizekb (500) */
+    bool no_language;         /* <server language-mode="NoLanguage">: a JEA endpoint */
     fx_completion *completions;
     size_t n_completions;
     fx_pipeline *pipelines;

@@ -339,7 +339,10 @@ static void unmodelled(rstate *s, const etsn_transcript_record *r)
 static void request(rstate *s, const etsn_transcript_record *r)
 {
     const etsn_wsman_msg *q = &r->request;
-    if (q->action == ETSN_WSMAN_UNKNOWN && q->action_uri) unmodelled(s, r);
+    /* A Get (winrm/config) is answered as the recorded server did: its
+     * MaxEnvelopeSizekb, not the engine's default. */
+    if ((q->action == ETSN_WSMAN_UNKNOWN && q->action_uri) || q->action == ETSN_WSMAN_GET)
+        unmodelled(s, r);
     /* An unknown ShellId/CommandId fault the recorded client met: the engine
      * gives it back instead of calling the request unmatched. */
     if (q->action != ETSN_WSMAN_UNKNOWN && r->has_response &&

@@ -298,13 +298,20 @@ START_TEST(test_helper_errors)
     expect_error("<scenario name='s'><user name='a' password='b'/>\n"
                  "<pipeline command='x'><progress activity='a' via='pigeon'/></pipeline>"
                  "</scenario>",
-                 2, "message or host-call");
+                 2, "message, host-call or both");
     expect_error("<scenario name='s'><user name='a' password='b'/>\n"
                  "<completion input='x'><match type='Nope'>y</match></completion></scenario>",
                  2, "unknown CompletionResultType");
     expect_error("<scenario name='s'><user name='a' password='b'/>\n"
                  "<server busy-ms='-1'/></scenario>",
                  2, "busy-ms");
+    expect_error("<scenario name='s'><user name='a' password='b'/>\n"
+                 "<server max-envelope-kb='16'/></scenario>",
+                 2, "max-envelope-kb");
+    expect_error("<scenario name='s'><user name='a' password='b'/>\n"
+                 "<pipeline command='x'><output><Obj><MS><I32 N='a'>1</I32></MS></Obj></output>"
+                 "</pipeline></scenario>",
+                 2, "needs <line>");
 }
 END_TEST
 

@@ -411,10 +411,17 @@ int etsn_obj_push_entry(etsn_value *obj, etsn_value *key, etsn_value *v)
 /* reading values                                                           */
 /* ------------------------------------------------------------------------ */
 
+/* PowerShell looks PSObject members up case-insensitively
+ * (PSMemberInfoCollection uses StringComparer.OrdinalIgnoreCase): pypsrp sends
+ * SET_MAX_RUNSPACES with "CI" and reads "ci". An exact match wins over one
+ * that differs only in case. */
 static etsn_value *find_named(etsn_value *const *list, size_t n, const char *name, size_t len)
 {
     for (size_t i = 0; i < n; i++)
         if (list[i]->name && strncmp(list[i]->name, name, len) == 0 && !list[i]->name[len])
+            return list[i];
+    for (size_t i = 0; i < n; i++)
+        if (list[i]->name && strncasecmp(list[i]->name, name, len) == 0 && !list[i]->name[len])
             return list[i];
     return NULL;
 }

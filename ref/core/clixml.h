@@ -112,7 +112,8 @@ int etsn_obj_push_item(etsn_value *obj, etsn_value *v);
 int etsn_obj_push_entry(etsn_value *obj, etsn_value *key, etsn_value *v); /* DCT */
 
 /* ---- reading ---- */
-/* A named member: <MS> first, then <Props>. Borrowed pointer or NULL. */
+/* A named member: <MS> first, then <Props>. Names compare as PowerShell's do,
+ * case-insensitively (an exact match first). Borrowed pointer or NULL. */
 etsn_value *etsn_v_get(const etsn_value *obj, const char *name);
 /* Follows a path of names separated by '.', e.g. "ci" or "mr.Foo". */
 etsn_value *etsn_v_path(const etsn_value *obj, const char *path);

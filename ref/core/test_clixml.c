@@ -261,6 +261,29 @@ START_TEST(complex_object_tnref_and_ref)
 }
 END_TEST
 
+/* PowerShell matches member names case-insensitively: pypsrp sends
+ * SET_MAX_RUNSPACES with "CI" where MS-PSRP 2.2.2.4 writes "ci". */
+START_TEST(member_names_case_insensitive)
+{
+    const char *x = "<Obj RefId=\"0\"><MS><I32 N=\"MaxRunspaces\">5</I32><I64 N=\"CI\">1</I64>"
+                    "<I32 N=\"ci\">7</I32></MS><Props><S N=\"Name\">n</S></Props></Obj>";
+    char err[256] = "";
+    etsn_value *v = etsn_clixml_parse(x, strlen(x), NULL, err, sizeof err);
+    ck_assert_msg(v != NULL, "%s", err);
+    int64_t n = 0;
+    ck_assert(etsn_v_as_i64(etsn_v_get(v, "maxrunspaces"), &n));
+    ck_assert_int_eq(n, 5);
+    /* an exact match wins over one differing in case */
+    ck_assert(etsn_v_as_i64(etsn_v_get(v, "ci"), &n));
+    ck_assert_int_eq(n, 7);
+    ck_assert(etsn_v_as_i64(etsn_v_get(v, "CI"), &n));
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(etsn_v_as_str(etsn_v_path(v, "NAME")), "n");
+    ck_assert_ptr_null(etsn_v_get(v, "Nam"));
+    etsn_v_free(v);
+}
+END_TEST
+
 START_TEST(ref_with_other_name)
 {
     /* As a Windows server sends it (ServiceController: RequiredServices is a
@@ -709,6 +732,7 @@ int main(void)
     tcase_add_test(tc, roundtrip_every_kind);
     tcase_add_test(tc, complex_object_tnref_and_ref);
     tcase_add_test(tc, ref_with_other_name);
+    tcase_add_test(tc, member_names_case_insensitive);
     tcase_add_test(tc, enum_object);
     tcase_add_test(tc, dictionary);
     tcase_add_test(tc, string_escaping);

@@ -35,6 +35,7 @@
 
 #define ACT_CREATE NS_TRANSFER "/Create"
 #define ACT_DELETE NS_TRANSFER "/Delete"
+#define ACT_GET NS_TRANSFER "/Get"
 #define ACT_COMMAND NS_SHELL "/Command"
 #define ACT_SEND NS_SHELL "/Send"
 #define ACT_RECEIVE NS_SHELL "/Receive"
@@ -60,6 +61,8 @@ static const struct {
     {ACT_RECEIVE "Response", ETSN_WSMAN_RECEIVE_RESPONSE},
     {ACT_SIGNAL "Response", ETSN_WSMAN_SIGNAL_RESPONSE},
     {ACT_DELETE "Response", ETSN_WSMAN_DELETE_RESPONSE},
+    {ACT_GET, ETSN_WSMAN_GET},
+    {ACT_GET "Response", ETSN_WSMAN_GET_RESPONSE},
     {ACT_FAULT_WSMAN, ETSN_WSMAN_FAULT},
     {ACT_FAULT_ADDR, ETSN_WSMAN_FAULT},
 };
@@ -1006,6 +1009,14 @@ int etsn_wsman_build_delete(etsn_buf *out, const etsn_wsman_header *h)
     return finish(out, rc);
 }
 
+int etsn_wsman_build_get(etsn_buf *out, const etsn_wsman_header *h)
+{
+    int rc = request_head(out, h, ACT_GET, false);
+    if (rc) return finish(out, rc);
+    rc |= etsn_buf_append_str(out, "</s:Header><s:Body/></s:Envelope>");
+    return finish(out, rc);
+}
+
 /* A fresh random (version 4) GUID in upper case, as WinRM's MessageIDs. */
 static int new_guid(char out[37])
 {
@@ -1182,6 +1193,22 @@ int etsn_wsman_build_signal_response(etsn_buf *out, const char *relates_to)
 int etsn_wsman_build_delete_response(etsn_buf *out, const char *relates_to)
 {
     return tail(out, response_head(out, ACT_DELETE "Response", relates_to));
+}
+
+int etsn_wsman_build_get_config_response(etsn_buf *out, const char *relates_to,
+                                         uint32_t max_envelope_kb, uint32_t max_timeout_ms)
+{
+    int rc = response_head(out, ACT_GET "Response", relates_to);
+    if (!rc)
+        rc = etsn_buf_printf(out,
+                             "<cfg:Config xmlns:cfg=\"" ETSN_WSMAN_CONFIG_URI "\">"
+                             "<cfg:MaxEnvelopeSizekb>%u</cfg:MaxEnvelopeSizekb>"
+                             "<cfg:MaxTimeoutms>%u</cfg:MaxTimeoutms>"
+                             "<cfg:MaxBatchItems>32000</cfg:MaxBatchItems>"
+                             "<cfg:MaxProviderRequests>4294967295</cfg:MaxProviderRequests>"
+                             "</cfg:Config>",
+                             max_envelope_kb, max_timeout_ms);
+    return tail(out, rc);
 }
 
 int etsn_wsman_build_fault(etsn_buf *out, const char *relates_to, const char *code,

@@ -19,6 +19,10 @@
     "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done"
 #define ETSN_COMMAND_STATE_RUNNING                                                                 \
     "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Running"
+/* WinRM's state for a command blocked on its client (a host call awaiting
+ * its answer). */
+#define ETSN_COMMAND_STATE_PENDING                                                                 \
+    "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Pending"
 
 typedef enum {
     ETSN_WSMAN_UNKNOWN = 0,
@@ -36,7 +40,14 @@ typedef enum {
     ETSN_WSMAN_SIGNAL_RESPONSE,
     ETSN_WSMAN_DELETE_RESPONSE,
     ETSN_WSMAN_FAULT,
+    /* WS-Transfer Get of winrm/config (pypsrp's update_max_payload_size) */
+    ETSN_WSMAN_GET,
+    ETSN_WSMAN_GET_RESPONSE,
 } etsn_wsman_action;
+
+/* The resource WinRM's own configuration is read from (a wxf:Get of it answers MaxEnvelopeSizekb:
+ * pypsrp's recordings test_wsman_update_envelope_size_*.yml). */
+#define ETSN_WSMAN_CONFIG_URI "http://schemas.microsoft.com/wbem/wsman/1/config"
 
 /* Header fields a client puts on every request. */
 typedef struct {
@@ -170,6 +181,8 @@ int etsn_wsman_build_receive(etsn_buf *out, const etsn_wsman_header *h, const ch
 int etsn_wsman_build_signal(etsn_buf *out, const etsn_wsman_header *h, const char *command_id,
                             const char *code);
 int etsn_wsman_build_delete(etsn_buf *out, const etsn_wsman_header *h);
+/* A WS-Transfer Get of h->resource_uri (no selectors, empty body). */
+int etsn_wsman_build_get(etsn_buf *out, const etsn_wsman_header *h);
 
 /* ---- server responses; each replaces the contents of out ---- */
 int etsn_wsman_build_create_response(etsn_buf *out, const char *relates_to, const char *to,
@@ -183,6 +196,11 @@ int etsn_wsman_build_receive_response(etsn_buf *out, const char *relates_to,
                                       const char *command_id, const char *command_state);
 int etsn_wsman_build_signal_response(etsn_buf *out, const char *relates_to);
 int etsn_wsman_build_delete_response(etsn_buf *out, const char *relates_to);
+/* GetResponse for winrm/config: <cfg:Config> with MaxEnvelopeSizekb (what a
+ * client sizes its envelopes by), MaxTimeoutms, MaxBatchItems and
+ * MaxProviderRequests, as WinRM answers it. */
+int etsn_wsman_build_get_config_response(etsn_buf *out, const char *relates_to,
+                                         uint32_t max_envelope_kb, uint32_t max_timeout_ms);
 /* A SOAP 1.2 fault with a WSManFault detail, as WinRM sends them. */
 int etsn_wsman_build_fault(etsn_buf *out, const char *relates_to, const char *code,
                            const char *subcode, uint32_t wsman_code, const char *machine,
