@@ -5,7 +5,8 @@
 # it; then the recording, and the capture imported with etsn-pcap-import,
 # are each replayed with etsn-mockd --replay to the same pywinrm driver,
 # which must get the same stdout, stderr and exit codes (it checks every one)
-# and meet every expectation of the replay.
+# and meet every expectation of the replay. Then masterzen/winrm's session
+# (tools/winrm-go, NTLM over HTTPS) is recorded and replayed to it the same way.
 # Usage: tools/check-winrs-replay.sh BIN_DIR BUILD_DIR
 set -euo pipefail
 bin=${1:-bin}
@@ -136,4 +137,44 @@ else
     replay_to_pywinrm imported "$work/imported.xml"
 fi
 
+# 3. masterzen/winrm (Go), NTLM over HTTPS: recorded, then replayed to it.
+if command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/masterzen/winrm ]; then
+    mkdir -p "$build/gocache"
+    GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOCACHE="$(cd "$build" && pwd)/gocache" \
+        go build -o "$build/winrm-go" ./tools/winrm-go
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+        -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+    tls=(--tls-cert "$work/cert.pem" --tls-key "$work/key.pem")
+    run_go() {
+        local name=$1 rc=0
+        shift
+        # go-ntlmssp answers with the domain the CHALLENGE names (check-winrm-go.sh).
+        NETBIOS_DOMAIN_NAME=CONTOSO start_mock "$name" "${tls[@]}" "$@"
+        ETSN_PASSWORD_FILE="$work/pw" "$build/winrm-go" 127.0.0.1 "$port" 'CONTOSO\alice' \
+            >"$work/$name.out" 2>&1 || rc=$?
+        stop_mock
+        [ "$rc" = 0 ] || { grep -E '^FAIL' "$work/$name.out" || tail -n 3 "$work/$name.out"; fail "$name: winrm-go's checks failed"; }
+    }
+    run_go go-session --fixture fixtures/winrs.xml --record "$work/go.xml"
+    run_go go-replay --replay "$work/go.xml" --fixture fixtures/winrs.xml
+    cmp -s "$work/go-session.out" "$work/go-replay.out" ||
+        { diff "$work/go-session.out" "$work/go-replay.out" || true; fail "go-replay: winrm-go saw something else"; }
+    /usr/bin/python3 - "$work/go-replay.json" <<'EOF' || fail "go-replay: the replay's report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+bad = [f"expectation {e['id']}: {e['detail']}" for e in r["expectations"] if not e["met"]]
+# RunWithString's stdin End after the command was terminated: refused when
+# recorded, refused again.
+un = sorted(u["request"].split("=")[0] for u in r["unmatched"])
+if un != ["Send CommandId"]:
+    bad.append(f"unmatched requests: {[u['request'] for u in r['unmatched']]}")
+for b in bad:
+    print("  " + b)
+sys.exit(1 if bad else 0)
+EOF
+    echo "winrs replay check: go-replay: masterzen/winrm got the same results" \
+         "($(grep -c '^ok' "$work/go-replay.out") checks) from its replayed recording"
+else
+    echo "winrs replay check: masterzen/winrm skipped (golang-go / its package missing: make deps)"
+fi
 echo "winrs replay check: passed"
