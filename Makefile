@@ -120,7 +120,8 @@ pywinrm-check: $(BIN)/etsn-mockd
 	@tools/check-pywinrm.sh $(BIN)
 
 # pywinrm's session recorded (etsn-mockd --record) and captured (tcpdump, as
-# root), both replayed (etsn-mockd --replay) to pywinrm: the same results.
+# root), both replayed (etsn-mockd --replay) to pywinrm: the same results;
+# masterzen/winrm's and etsn's sessions recorded by the mock and replayed too.
 winrs-replay-check: $(BIN)/etsn-mockd $(BIN)/etsn-pcap-import
 	@tools/check-winrs-replay.sh $(BIN) $(BUILD)
 

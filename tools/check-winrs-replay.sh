@@ -6,7 +6,8 @@
 # are each replayed with etsn-mockd --replay to the same pywinrm driver,
 # which must get the same stdout, stderr and exit codes (it checks every one)
 # and meet every expectation of the replay. Then masterzen/winrm's session
-# (tools/winrm-go, NTLM over HTTPS) is recorded and replayed to it the same way.
+# (tools/winrm-go, NTLM over HTTPS) is recorded and replayed to it the same way,
+# and an etsn PSRP session recorded by the mock replays to etsn.
 # Usage: tools/check-winrs-replay.sh BIN_DIR BUILD_DIR
 set -euo pipefail
 bin=${1:-bin}
@@ -177,4 +178,46 @@ EOF
 else
     echo "winrs replay check: masterzen/winrm skipped (golang-go / its package missing: make deps)"
 fi
+# 4. PSRP: etsn's session recorded by the mock (--record) and by etsn itself
+#    (ETSN_RECORD) at once; the mock's recording replays to etsn.
+cat >"$work/psrp.stdin" <<'IN'
+Get-Date
+Get-Item C:\nope
+Read-Host
+bob
+Read-Host -AsSecureString
+hunter2
+exit 5
+IN
+run_etsn() {
+    local name=$1 rc=0
+    shift
+    env "$@" ETSN_PASSWORD_FILE="$work/pw" "$bin/etsn" -ComputerName 127.0.0.1 -Port "$port" \
+        -Credential 'CONTOSO\alice' <"$work/psrp.stdin" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
+    echo "$rc" >"$work/$name.rc"
+}
+start_mock psrp --fixture fixtures/recorded-session.xml --record "$work/psrp-mock.xml"
+run_etsn psrp ETSN_RECORD="$work/psrp-etsn.xml"
+stop_mock
+[ "$(cat "$work/psrp.rc")" = 5 ] || fail "psrp: the session exited $(cat "$work/psrp.rc"), not 5"
+m=$(grep -c '<exchange ' "$work/psrp-mock.xml"); e=$(grep -c '<exchange ' "$work/psrp-etsn.xml")
+[ "$m" = "$e" ] || fail "psrp: the mock recorded $m exchanges, etsn $e"
+for f in psrp-mock psrp-etsn; do
+    grep -o 'name="[A-Z_]*"' "$work/$f.xml" | sort | uniq -c >"$work/$f.msgs"
+done
+cmp -s "$work/psrp-mock.msgs" "$work/psrp-etsn.msgs" ||
+    { diff "$work/psrp-etsn.msgs" "$work/psrp-mock.msgs" || true; fail "psrp: the two recordings hold other PSRP messages"; }
+grep -q '<SS[^>]*>SCRUBBED</SS>' "$work/psrp-mock.xml" && ! grep -q -e 'P@ssw0rd' -e hunter2 "$work/psrp-mock.xml" ||
+    fail "psrp: the mock's recording is not scrubbed"
+start_mock psrp-replay --replay "$work/psrp-mock.xml"
+run_etsn psrp-replay
+stop_mock
+for s in out err rc; do
+    cmp -s "$work/psrp.$s" "$work/psrp-replay.$s" ||
+        { diff "$work/psrp.$s" "$work/psrp-replay.$s" || true; fail "psrp: the replay's $s differs"; }
+done
+grep -q '"met": false' "$work/psrp-replay.json" && fail "psrp: an expectation of the replay is unmet"
+grep -q '"unmatched": \[\]' "$work/psrp-replay.json" || fail "psrp: the replay has unmatched requests"
+echo "winrs replay check: psrp: etsn's session recorded by the mock ($m exchanges, the same PSRP" \
+     "messages as ETSN_RECORD's) replays to etsn: same screen, exit 5"
 echo "winrs replay check: passed"
