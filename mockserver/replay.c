@@ -387,9 +387,15 @@ static int collect(rstate *s)
     while (rc == 0 && (rc = etsn_transcript_next(r, &rec, &e)) == 1) {
         int winrs = mock_replay_winrs_add(&s->winrs, rec);
         if (winrs != 0) {
+            s->bytes += rec->response_xml_len; /* a bound on the recorded output kept */
             etsn_transcript_record_free(rec);
             rc = winrs < 0 ? -1 : 0;
             if (rc < 0) etsn_error_set(&e, 0, "out of memory");
+            if (rc == 0 && s->bytes > MOCK_REPLAY_MAX_SCENARIO) {
+                rc = -1;
+                etsn_error_set(&e, 0, "too large to replay (over %u bytes of messages)",
+                               MOCK_REPLAY_MAX_SCENARIO);
+            }
             continue;
         }
         if (rec->has_request) request(s, rec);
