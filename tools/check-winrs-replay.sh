@@ -5,7 +5,8 @@
 # it; then the recording, and the capture imported with etsn-pcap-import,
 # are each replayed with etsn-mockd --replay to the same pywinrm driver,
 # which must get the same stdout, stderr and exit codes (it checks every one)
-# and meet every expectation of the replay. Then masterzen/winrm's session
+# and meet every expectation of the replay; a command the recording lacks is
+# a near-miss with the nearest recorded one and a diff. Then masterzen/winrm's session
 # (tools/winrm-go, NTLM over HTTPS) is recorded and replayed to it the same way,
 # and an etsn PSRP session recorded by the mock replays to etsn.
 # Usage: tools/check-winrs-replay.sh BIN_DIR BUILD_DIR
@@ -122,6 +123,21 @@ grep -q 'P@ssw0rd' "$t" && fail "the password is in the recording"
 grep -q '<etsn:text [^>]*>hi&#13;' "$t" || fail "pywinrm's stdout is not in the recording as etsn:text"
 echo "winrs replay check: recorded $(grep -c '<exchange ' "$t") exchanges of pywinrm's session"
 replay_to_pywinrm recording "$t"
+# A command line the recording lacks: cmd.exe's answer, and a near-miss in
+# the report with the nearest recorded command and a diff.
+start_mock near-miss --replay "$t" --fixture fixtures/winrs.xml
+OPENSSL_CONF="$work/openssl.cnf" ETSN_PASSWORD_FILE="$work/pw" /usr/bin/python3 - "$url" >"$work/near-miss.out" 2>&1 <<'EOF' ||
+import os, sys, winrm
+pw = open(os.environ["ETSN_PASSWORD_FILE"]).read().strip()
+s = winrm.Session(sys.argv[1], auth=("CONTOSO\\alice", pw), transport="ntlm", message_encryption="always")
+r = s.run_cmd("echo", ["hj"])
+sys.exit(0 if r.status_code == 1 and b"'echo' is not recognized" in r.std_err else 1)
+EOF
+    { cat "$work/near-miss.out"; fail "near-miss: pywinrm did not get cmd.exe's answer"; }
+stop_mock
+grep -q '"request": "Command echo hj", "nearest": "echo hi", "difference": "[^"]*line 1 column 7: -echo hi +echo hj' \
+    "$work/near-miss.json" || { grep -A3 '"unmatched"' "$work/near-miss.json"; fail "near-miss: not reported with the nearest and a diff"; }
+echo "winrs replay check: near-miss: 'echo hj' reported with the nearest recorded 'echo hi' and a diff"
 
 # 2. The capture, imported with the password and replayed.
 dropped=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel.*/\1/p' "$work/tcpdump.err" 2>/dev/null)
