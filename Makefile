@@ -122,7 +122,7 @@ pywinrm-check: $(BIN)/etsn-mockd
 # pywinrm's session recorded (etsn-mockd --record) and captured (tcpdump, as
 # root), both replayed (etsn-mockd --replay) to pywinrm: the same results;
 # masterzen/winrm's and etsn's sessions recorded by the mock and replayed too.
-winrs-replay-check: $(BIN)/etsn-mockd $(BIN)/etsn-pcap-import
+winrs-replay-check: $(BIN)/etsn $(BIN)/etsn-mockd $(BIN)/etsn-pcap-import
 	@tools/check-winrs-replay.sh $(BIN) $(BUILD)
 
 # masterzen/winrm (Debian's Go package) against it too, NTLM over HTTPS.
