@@ -99,7 +99,7 @@ test: ensure-deps
 	@$(MAKE) --no-print-directory -j$$(nproc) all
 	@tools/check-egress.sh --self-test -- \
 	    $(MAKE) --no-print-directory format-check source-check unit capture-check replay-check \
-	    pywinrm-check winrm-go-check conformance
+	    pywinrm-check winrs-replay-check winrm-go-check conformance
 	@tools/check-stock-krb5.sh $(BIN)
 
 # Every case cites only what a reader can open (docs/sources.md); the
@@ -118,6 +118,12 @@ conformance: $(PROGS)
 # pywinrm (Debian's python3-winrm) against the mock's WinRS cmd shell.
 pywinrm-check: $(BIN)/etsn-mockd
 	@tools/check-pywinrm.sh $(BIN)
+
+# pywinrm's session recorded (etsn-mockd --record) and captured (tcpdump, as
+# root), both replayed (etsn-mockd --replay) to pywinrm: the same results;
+# masterzen/winrm's and etsn's sessions recorded by the mock and replayed too.
+winrs-replay-check: $(BIN)/etsn $(BIN)/etsn-mockd $(BIN)/etsn-pcap-import
+	@tools/check-winrs-replay.sh $(BIN) $(BUILD)
 
 # masterzen/winrm (Debian's Go package) against it too, NTLM over HTTPS.
 winrm-go-check: $(BIN)/etsn-mockd

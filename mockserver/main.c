@@ -19,6 +19,7 @@
 #include "engine.h"
 #include "fixture.h"
 #include "http_server.h"
+#include "record.h"
 #include "replay.h"
 
 static void usage(FILE *f)
@@ -26,13 +27,15 @@ static void usage(FILE *f)
     fprintf(f, "usage: etsn-mockd {--fixture FILE | --replay TRANSCRIPT [--fixture BASE]}\n"
                "                  [--listen HOST:PORT] [--report FILE] [--print-scenario]\n"
                "                  [--tls-cert PEM --tls-key PEM] [--user-file-dir DIR]\n"
-               "                  [--expect ID]... [--allow-remote]\n"
+               "                  [--expect ID]... [--record TRANSCRIPT] [--allow-remote]\n"
                "Serves the scenario in FILE over WinRM (default 127.0.0.1:0, a free port),\n"
                "prints the endpoint URL on the first line of stdout and runs until SIGTERM\n"
                "or SIGINT; then writes the JSON report to --report FILE. Each --expect ID\n"
                "adds an expectation (docs/fixtures.md) to those the fixture lists.\n"
                "--replay plays a recorded transcript to any client (users and auth from\n"
-               "BASE when given); --print-scenario prints the scenario it plays and exits.\n");
+               "BASE when given); --print-scenario prints the scenario it plays and exits.\n"
+               "--record writes the conversation it serves (any client's) as a transcript\n"
+               "(mode 0600, scrubbed unless ETSN_RECORD_SCRUB=0).\n");
 }
 
 /* True for 127.0.0.0/8, ::1 and localhost. */
@@ -150,7 +153,7 @@ static mock_fixture *load_scenario(const char *fixture, const char *replay, bool
 int main(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:0", *fixture = NULL, *report = NULL, *cert = NULL, *key = NULL,
-               *user_dir = NULL, *replay = NULL;
+               *user_dir = NULL, *replay = NULL, *record = NULL;
     bool allow_remote = false, print_scenario = false;
     enum { MAX_EXTRA_EXPECTS = 64 };
     const char *extra_expects[MAX_EXTRA_EXPECTS];
@@ -172,6 +175,8 @@ int main(int argc, char **argv)
             dst = &user_dir;
         else if (!strcmp(a, "--replay"))
             dst = &replay;
+        else if (!strcmp(a, "--record"))
+            dst = &record;
         else if (!strcmp(a, "--print-scenario")) {
             print_scenario = true;
             continue;
@@ -271,9 +276,19 @@ int main(int argc, char **argv)
     hc.handle = mock_engine_handle;
     hc.on_event = mock_engine_event;
     hc.ctx = e;
-    mock_http *h = mock_http_start(&hc, err, sizeof err);
+    mock_recorder *rec = NULL;
+    if (record) {
+        const char *scrub = getenv("ETSN_RECORD_SCRUB");
+        rec = mock_recorder_open(record, &hc, !scrub || strcmp(scrub, "0") != 0,
+                                 fx->n_users ? fx->users[0].password : NULL, err, sizeof err);
+        if (!rec) fprintf(stderr, "etsn-mockd: --record: %s\n", err);
+    }
+    mock_http *h = record && !rec ? NULL : mock_http_start(&hc, err, sizeof err);
+    if (h && rec) mock_recorder_set_endpoint(rec, mock_http_url(h));
     int status = 0;
-    if (!h) {
+    if (record && !rec) {
+        status = 1;
+    } else if (!h) {
         fprintf(stderr, "etsn-mockd: cannot serve on %s: %s\n", listen, err);
         status = 1;
     } else {
@@ -284,6 +299,10 @@ int main(int argc, char **argv)
         }
         mock_engine_shutdown(e);
         mock_http_stop(h);
+    }
+    if (rec && mock_recorder_close(rec, err, sizeof err) < 0) {
+        fprintf(stderr, "etsn-mockd: --record %s: %s\n", record, err);
+        if (!status) status = 1;
     }
     if (report && mock_engine_write_report(e, report) < 0) {
         fprintf(stderr, "etsn-mockd: cannot write the report %s: %s\n", report, strerror(errno));

@@ -10,6 +10,7 @@
 #include "../ref/core/psrp_msgs.h"
 #include "../ref/core/transcript.h"
 #include "engine.h"
+#include "replay_winrs.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -55,6 +56,7 @@ typedef struct {
     bool key_request, key_exchange, key_answered, created, opened, metadata, deleted, ctrl_c;
     etsn_buf wanted, returned; /* command names, comma separated */
     etsn_buf replies;          /* <reply> elements for actions the engine does not model */
+    mock_replay_winrs *winrs;  /* a WinRS cmd shell's exchanges (replay_winrs.h) */
     unsigned labels;
     size_t skipped; /* server messages whose body is not CLIXML */
     size_t bytes;
@@ -386,6 +388,19 @@ static int collect(rstate *s)
     etsn_transcript_record *rec = NULL;
     int rc = r ? 0 : -1;
     while (rc == 0 && (rc = etsn_transcript_next(r, &rec, &e)) == 1) {
+        int winrs = mock_replay_winrs_add(&s->winrs, rec);
+        if (winrs != 0) {
+            s->bytes += rec->response_xml_len; /* a bound on the recorded output kept */
+            etsn_transcript_record_free(rec);
+            rc = winrs < 0 ? -1 : 0;
+            if (rc < 0) etsn_error_set(&e, 0, "out of memory");
+            if (rc == 0 && s->bytes > MOCK_REPLAY_MAX_SCENARIO) {
+                rc = -1;
+                etsn_error_set(&e, 0, "too large to replay (over %u bytes of messages)",
+                               MOCK_REPLAY_MAX_SCENARIO);
+            }
+            continue;
+        }
         if (rec->has_request) request(s, rec);
         for (size_t i = 0; i < rec->n_msgs; i++)
             (rec->msgs[i].from_client ? from_client : from_server)(s, &rec->msgs[i]);
@@ -454,6 +469,16 @@ static void write_expect(etsn_buf *b, const char *id, const char *description)
     etsn_buf_append_str(b, "/>\n");
 }
 
+void mock_replay_attr(etsn_buf *b, const char *name, const char *v)
+{
+    attr(b, name, v);
+}
+
+void mock_replay_expect(etsn_buf *b, const char *id, const char *description)
+{
+    write_expect(b, id, description);
+}
+
 static void write_pipeline_expects(etsn_buf *b, const rstate *s)
 {
     for (size_t i = 0; i < s->n; i++) {
@@ -485,8 +510,15 @@ static void write_expects(etsn_buf *b, const rstate *s, bool sealed)
     write_pipeline_expects(b, s);
     if (s->ctrl_c) write_expect(b, "signal-ctrl-c", "the recorded client pressed Ctrl+C");
     if (s->deleted) write_expect(b, "shell-deleted", "the recorded client closed the shell");
+    size_t refused = mock_replay_winrs_expects(s->winrs, b);
     if (sealed) write_expect(b, "encrypted", "the recording was sealed");
-    write_expect(b, "no-unmatched", "every request fits the recording");
+    if (refused)
+        etsn_buf_printf(b,
+                        "  <!-- the recorded WinRS server refused %zu requests for an unknown "
+                        "ShellId/CommandId: the live client's are unmatched -->\n",
+                        refused);
+    else
+        write_expect(b, "no-unmatched", "every request fits the recording");
 }
 
 /* Commands the recorded server had (answered) and lacked (asked, not answered). */
@@ -568,6 +600,7 @@ static void write_scenario(etsn_buf *b, const rstate *s, const mock_fixture *bas
         for (size_t j = 0; j < p->n_steps; j++) write_step(b, &p->steps[j]);
         etsn_buf_append_str(b, "  </pipeline>\n");
     }
+    mock_replay_winrs_commands(s->winrs, b);
     if (s->replies.len) etsn_buf_append(b, s->replies.data, s->replies.len);
     write_expects(b, s, sealed);
     etsn_buf_append_str(b, "</scenario>\n");
@@ -587,6 +620,7 @@ static void rstate_free(rstate *s)
     etsn_buf_free(&s->wanted);
     etsn_buf_free(&s->returned);
     etsn_buf_free(&s->replies);
+    mock_replay_winrs_free(s->winrs);
 }
 
 /* Whether the transcript says it was sealed (its <transcript sealed=>). */

@@ -9,9 +9,13 @@
 
 #include "../ref/core/buf.h"
 #include "../ref/core/wsman.h"
+#include "../ref/core/transcript.h"
 #include "engine.h"
 #include "fixture.h"
+#include "replay.h"
 #include "winrs.h"
+
+#include <unistd.h>
 
 static const char *fixture_xml =
     "<scenario name='w'>\n"
@@ -29,6 +33,11 @@ static const char *fixture_xml =
     "</winrs-command>\n"
     "  <expect id='winrs-command:echo hi'/>\n"
     "</scenario>\n";
+
+static int sink_buf(void *ctx, const void *data, size_t len)
+{
+    return etsn_buf_append(ctx, data, len);
+}
 
 static mock_fixture *load(const char *xml, char *err, size_t errlen)
 {
@@ -161,14 +170,22 @@ typedef struct {
     char shell[64];
 } conv;
 
-static void conv_open(conv *c)
+static void conv_open_xml(conv *c, const char *xml)
 {
     char err[512] = "";
-    c->fx = load(fixture_xml, err, sizeof err);
+    c->fx = load(xml, err, sizeof err);
     ck_assert_msg(c->fx != NULL, "%s", err);
     c->e = mock_engine_new(c->fx);
     ck_assert_ptr_nonnull(c->e);
 }
+
+static void conv_open(conv *c)
+{
+    conv_open_xml(c, fixture_xml);
+}
+
+/* When set, send_req records every exchange (as etsn-mockd --record does). */
+static etsn_transcript_writer *recording;
 
 static void conv_close(conv *c)
 {
@@ -195,6 +212,16 @@ static int send_req(conv *c, const char *action, const char *headers, const char
         action, headers ? headers : "", c->shell, body);
     etsn_buf_reset(out);
     int st = mock_engine_handle(c->e, 1, "CONTOSO\\alice", req.data, req.len, out);
+    if (recording) {
+        etsn_transcript_exchange x = {.conn = 1,
+                                      .status = st,
+                                      .request = req.data,
+                                      .request_len = req.len,
+                                      .response = out->data,
+                                      .response_len = out->len};
+        etsn_error e;
+        ck_assert_int_eq(etsn_transcript_add(recording, &x, &e), 0);
+    }
     etsn_buf_free(&req);
     char err[256] = "";
     memset(parsed, 0, sizeof *parsed);
@@ -489,6 +516,158 @@ START_TEST(test_large_output)
 }
 END_TEST
 
+/* run= and encoding="base64" (what a replayed recording uses). */
+START_TEST(test_runs_and_raw_bytes)
+{
+    conv c;
+    conv_open_xml(&c, "<scenario name='r'><user name='CONTOSO\\alice' password='pw'/>"
+                      "<winrs-command command='x' run='1'><stdout encoding='base64'>gg0K</stdout>"
+                      "</winrs-command><winrs-command command='x' run='2'><stdout>two\n</stdout>"
+                      "<exit code='2'/></winrs-command></scenario>");
+    create(&c, "<w:OptionSet><w:Option Name='WINRS_CODEPAGE'>65001</w:Option></w:OptionSet>");
+    char cid[64];
+    etsn_buf so = ETSN_BUF_INIT, se = ETSN_BUF_INIT;
+    bool done;
+    int64_t ex;
+    ck_assert_int_eq(command(&c, "x", NULL, cid, sizeof cid), 200);
+    receive(&c, cid, &so, &se, &done, &ex);
+    ck_assert(done);
+    ck_assert_int_eq(ex, 0);
+    ck_assert_uint_eq(so.len, 3);
+    ck_assert_mem_eq(so.data, "\x82\r\n", 3); /* as given, not re-encoded in UTF-8 */
+    for (int i = 0; i < 2; i++) {             /* the second run, and a third gets the last run= */
+        etsn_buf_reset(&so);
+        ck_assert_int_eq(command(&c, "X", NULL, cid, sizeof cid), 200);
+        receive(&c, cid, &so, &se, &done, &ex);
+        ck_assert_int_eq(ex, 2);
+        ck_assert_str_eq((char *)so.data, "two\r\n");
+    }
+    etsn_buf_free(&so);
+    etsn_buf_free(&se);
+    conv_close(&c);
+    expect_error("<winrs-command command='a' run='2'/>\n<winrs-command command='A' run='2'/>\n", 4,
+                 "defined twice");
+    expect_error("<winrs-command command='a'><stdout encoding='base64'>@@</stdout>"
+                 "</winrs-command>\n",
+                 3, "no valid base64");
+    expect_error("<winrs-command command='a' run='0'/>\n", 3, "run=");
+}
+END_TEST
+
+/* A WinRS conversation recorded into a transcript, replayed by the engine
+ * from mock_replay_load: same bytes and exit codes, Nth run, Ctrl+C, the
+ * live ids, and a command the recording lacks as a near-miss with a diff. */
+static char *record_conversation(void)
+{
+    char path[] = "/tmp/test_winrs.XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    etsn_buf t = ETSN_BUF_INIT;
+    etsn_transcript_meta meta = {.source = "etsn-mockd --record", .sealed = true, .scrub = true};
+    etsn_error e;
+    recording = etsn_transcript_writer_new(&meta, sink_buf, &t, &e);
+    ck_assert_ptr_nonnull(recording);
+    conv c;
+    conv_open(&c);
+    create(&c, "<w:OptionSet><w:Option Name='WINRS_CODEPAGE'>437</w:Option></w:OptionSet>");
+    char cid[64];
+    etsn_buf so = ETSN_BUF_INIT, se = ETSN_BUF_INIT;
+    bool done;
+    int64_t ex;
+    const char *lines[][2] = {{"echo", "hi"}, {"fail", "now"}, {"echo café", NULL}};
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_int_eq(command(&c, lines[i][0], lines[i][1], cid, sizeof cid), 200);
+        receive(&c, cid, &so, &se, &done, &ex);
+        signal_cmd(&c, cid, "terminate");
+    }
+    ck_assert_int_eq(command(&c, "ping", "-t x", cid, sizeof cid), 200);
+    receive(&c, cid, &so, &se, &done, &ex);
+    signal_cmd(&c, cid, "ctrl_c");
+    receive(&c, cid, &so, &se, &done, &ex);
+    ck_assert(done);
+    conv_close(&c);
+    ck_assert_int_eq(etsn_transcript_finish(recording, &e), 0);
+    etsn_transcript_writer_free(recording);
+    recording = NULL;
+    ck_assert_int_eq(write(fd, t.data, t.len), (ssize_t)t.len);
+    close(fd);
+    etsn_buf_free(&t);
+    etsn_buf_free(&so);
+    etsn_buf_free(&se);
+    return strdup(path);
+}
+
+START_TEST(test_record_and_replay)
+{
+    char *path = record_conversation();
+    etsn_buf xml = ETSN_BUF_INIT;
+    char err[512] = "";
+    ck_assert_msg(mock_replay_scenario(path, NULL, &xml, err, sizeof err) == 0, "%s", err);
+    const char *x = (const char *)xml.data;
+    ck_assert_ptr_nonnull(strstr(x, "<winrs-command command=\"echo hi\" run=\"1\">\n"
+                                    "    <stdout encoding=\"base64\">aGkNCg==</stdout>\n"
+                                    "    <exit code=\"0\"/>"));
+    ck_assert_ptr_nonnull(strstr(x, "<stdout encoding=\"base64\">Y2Fmgg0K</stdout>")); /* CP437 */
+    ck_assert_ptr_nonnull(strstr(x, "<wait-signal/>\n    <stdout encoding=\"base64\">Yg0K"));
+    ck_assert_ptr_nonnull(strstr(x, "<exit code=\"7\"/>"));
+    ck_assert_ptr_nonnull(strstr(x, "<expect id=\"winrs-codepage:437\""));
+    ck_assert_ptr_nonnull(strstr(x, "<expect id=\"winrs-command:ping -t x\""));
+    ck_assert_ptr_nonnull(strstr(x, "<expect id=\"winrs-signal-ctrl-c\""));
+    ck_assert_ptr_nonnull(strstr(x, "<expect id=\"no-unmatched\""));
+    etsn_buf_free(&xml);
+
+    conv c;
+    c.fx = mock_replay_load(path, NULL, err, sizeof err);
+    ck_assert_msg(c.fx != NULL, "%s", err);
+    c.e = mock_engine_new(c.fx);
+    create(&c, "<w:OptionSet><w:Option Name='WINRS_CODEPAGE'>437</w:Option></w:OptionSet>");
+    char cid[64];
+    etsn_buf so = ETSN_BUF_INIT, se = ETSN_BUF_INIT;
+    bool done;
+    int64_t ex;
+    ck_assert_int_eq(command(&c, "fail", "now", cid, sizeof cid), 200);
+    receive(&c, cid, &so, &se, &done, &ex);
+    ck_assert(done);
+    ck_assert_int_eq(ex, 3);
+    ck_assert_str_eq((char *)so.data, "out\r\n");
+    ck_assert_str_eq((char *)se.data, "err\r\n");
+    etsn_buf_reset(&so);
+    ck_assert_int_eq(command(&c, "echo café", NULL, cid, sizeof cid), 200);
+    receive(&c, cid, &so, &se, &done, &ex);
+    ck_assert_uint_eq(so.len, 6);
+    ck_assert_mem_eq(so.data, "caf\x82\r\n", 6);
+    /* Ctrl+C: nothing more until the signal, then the rest and exit 7. */
+    etsn_buf_reset(&so);
+    ck_assert_int_eq(command(&c, "ping", "-t  x", cid, sizeof cid), 200);
+    receive(&c, cid, &so, &se, &done, &ex);
+    ck_assert(!done);
+    ck_assert_str_eq((char *)so.data, "a\r\n");
+    signal_cmd(&c, cid, "ctrl_c");
+    receive(&c, cid, &so, &se, &done, &ex);
+    ck_assert(done);
+    ck_assert_int_eq(ex, 7);
+    ck_assert_str_eq((char *)so.data, "a\r\nb\r\n");
+    char d[512];
+    ck_assert(mock_engine_expectation_met(c.e, "winrs-signal-ctrl-c", d, sizeof d));
+    ck_assert(!mock_engine_expectation_met(c.e, "winrs-command:echo hi", d, sizeof d));
+    ck_assert_uint_eq(mock_engine_unmatched_count(c.e), 0);
+    /* A near-miss: cmd.exe's answer, reported with the nearest and a diff. */
+    ck_assert_int_eq(command(&c, "echo", "hj", cid, sizeof cid), 200);
+    ck_assert_uint_eq(mock_engine_unmatched_count(c.e), 1);
+    etsn_buf rep = ETSN_BUF_INIT;
+    ck_assert_int_eq(mock_engine_report_json(c.e, &rep), 0);
+    ck_assert_msg(strstr((char *)rep.data, "\"echo hi\"") &&
+                      strstr((char *)rep.data, "line 1 column 7: -echo hi +echo hj"),
+                  "%s", (char *)rep.data);
+    etsn_buf_free(&rep);
+    etsn_buf_free(&so);
+    etsn_buf_free(&se);
+    conv_close(&c);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("winrs");
@@ -503,6 +682,8 @@ int main(void)
     tcase_add_test(tc, test_unknown_and_powershell);
     tcase_add_test(tc, test_signal_and_timeout);
     tcase_add_test(tc, test_large_output);
+    tcase_add_test(tc, test_runs_and_raw_bytes);
+    tcase_add_test(tc, test_record_and_replay);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -5,6 +5,7 @@
 #include "winrs.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "../ref/core/guid.h"
 #include "http_server.h"
+#include "replay.h"
 
 /* A Windows server whose OEM code page is 437 (en-US) writes console
  * output in it when the client names no WINRS_CODEPAGE. */
@@ -88,6 +90,7 @@ struct mock_winrs {
     size_t n_shells;
     wfact *facts;
     size_t n_facts;
+    unsigned *runs; /* per fixture command: how often its line ran (for run=) */
 };
 
 /* ---- bookkeeping ---- */
@@ -397,10 +400,29 @@ static void record_unknown(mock_winrs *w, const char *line, const char *script)
     const wx_command *near = mock_winrs_nearest(w->fx, script ? script : line);
     char req[600];
     snprintf(req, sizeof req, "Command %s", line);
+    /* The difference from the nearest command, as a replayed PSRP
+     * pipeline's near-miss shows it (mockserver/replay.h). */
+    etsn_buf d = ETSN_BUF_INIT;
+    etsn_buf_append_str(&d, script ? "no <winrs-command powershell=> for this script"
+                                   : "no <winrs-command> for this command line");
+    if (near) {
+        etsn_buf_append_str(&d, ": ");
+        mock_text_diff(near->command, script ? script : line, &d);
+    }
     mock_report_unmatched(w->report, req, near ? near->command : "(no <winrs-command>)",
-                          script ? "no <winrs-command powershell=> for this script"
-                                 : "no <winrs-command> for this command line");
+                          d.data ? (const char *)d.data : "");
+    etsn_buf_free(&d);
     event(w, "winrs-unknown-command", "%s", script ? script : line);
+}
+
+/* The fixture command for this line, counting its runs (run=). */
+static const wx_command *find_run(mock_winrs *w, const char *line, const char *script)
+{
+    const wx_command *first = mock_winrs_find(w->fx, line, script, 1);
+    if (!first) return NULL;
+    unsigned *n = &w->runs[first - w->fx->commands];
+    if (*n < UINT_MAX) ++*n;
+    return mock_winrs_find(w->fx, line, script, *n);
 }
 
 /* An unknown program: what cmd.exe (or powershell.exe for a script) says. */
@@ -424,7 +446,7 @@ static int do_command(mock_winrs *w, wshell *sh, const etsn_wsman_msg *m, etsn_b
     char *line = mock_winrs_command_line(m->command_line, (const char *)m->arguments.data);
     if (!line) return -1;
     char *script = mock_winrs_encoded_script(line);
-    const wx_command *fc = mock_winrs_find(w->fx, line, script);
+    const wx_command *fc = find_run(w, line, script);
     const char *skip = etsn_wsman_option_value(m, "WINRS_SKIP_CMD_SHELL");
     int status = 200;
     wcmd *c = NULL;
@@ -550,7 +572,13 @@ static void advance(wcmd *c, unsigned cp, size_t budget)
         switch (s->kind) {
         case WX_STDOUT:
         case WX_STDERR:
-            push_text(c, cp, s->kind == WX_STDERR, s->text, s->len);
+            if (s->raw) {
+                etsn_buf b = ETSN_BUF_INIT;
+                etsn_buf_append(&b, s->text, s->len);
+                push_chunk(c, s->kind == WX_STDERR, &b);
+            } else {
+                push_text(c, cp, s->kind == WX_STDERR, s->text, s->len);
+            }
             c->idx++;
             break;
         case WX_PS_ERROR:
@@ -760,6 +788,10 @@ mock_winrs *mock_winrs_new(const mock_winrs_fixture *fx, const char *computer, m
     w->mu = mu;
     w->cv = cv;
     w->stopping = stopping;
+    if (fx && fx->n_commands && !(w->runs = calloc(fx->n_commands, sizeof *w->runs))) {
+        free(w);
+        return NULL;
+    }
     return w;
 }
 
@@ -771,6 +803,7 @@ void mock_winrs_free(mock_winrs *w)
         w->shells = s->next;
         shell_free(s);
     }
+    free(w->runs);
     for (size_t i = 0; i < w->n_facts; i++) {
         free(w->facts[i].key);
         free(w->facts[i].detail);

@@ -44,6 +44,7 @@ typedef struct {
     wx_kind kind;
     char *text; /* WX_STDOUT/WX_STDERR: UTF-8 with line ends applied; WX_PS_ERROR: lines */
     size_t len;
+    bool raw;     /* WX_STDOUT/WX_STDERR encoding="base64": bytes sent as they are */
     uint32_t ms;  /* WX_SLEEP */
     int64_t code; /* WX_EXIT; WX_WAIT_SIGNAL: exit code after Ctrl+C */
     int line;
@@ -52,6 +53,7 @@ typedef struct {
 typedef struct {
     char *command;   /* normalized command line, or the PowerShell script */
     bool powershell; /* matched against the script of powershell -EncodedCommand */
+    unsigned run;    /* run="N": the Nth run of this line (default 1) */
     char *description;
     wx_step *steps;
     size_t n_steps;
@@ -77,10 +79,12 @@ char *mock_winrs_command_line(const char *command, const char *arguments);
  * -e, or -ec), the decoded script (base64 of UTF-16LE, as pywinrm's run_ps
  * and PowerShell's own CommandLineParameterParser use); else NULL. */
 char *mock_winrs_encoded_script(const char *line);
-/* The fixture command for this line (script: the decoded PowerShell script,
- * or NULL), or NULL. Lines compare case-insensitively. */
+/* The fixture command for the run-th run (1-based) of this line (script: the
+ * decoded PowerShell script, or NULL): of the commands for the line, the one
+ * with the largest run= not above run; NULL when none. Lines compare
+ * case-insensitively. */
 const wx_command *mock_winrs_find(const mock_winrs_fixture *wf, const char *line,
-                                  const char *script);
+                                  const char *script, unsigned run);
 /* The closest fixture command (edit distance), or NULL when there is none. */
 const wx_command *mock_winrs_nearest(const mock_winrs_fixture *wf, const char *text);
 

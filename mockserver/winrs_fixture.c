@@ -107,12 +107,37 @@ void mock_winrs_fixture_free(mock_winrs_fixture *wf)
     free(wf);
 }
 
+/* <stdout encoding="base64">: the bytes a program wrote, as a recording
+ * has them (already in the shell's code page), sent unchanged. */
+static int raw_step(wctx *c, const xmlNode *n, wx_step *s)
+{
+    char *t = own_text(n);
+    if (!t) return fail(c, n, "out of memory");
+    etsn_buf b = ETSN_BUF_INIT;
+    int rc = strlen(t) > WX_MAX_TEXT * 2 ? -1 : etsn_base64_decode(t, strlen(t), &b);
+    free(t);
+    if (rc < 0) {
+        etsn_buf_free(&b);
+        return fail(c, n, "<%s encoding=\"base64\"> holds no valid base64 (or too much)", n->name);
+    }
+    s->raw = true;
+    s->len = b.len;
+    s->text = b.data ? etsn_buf_steal(&b) : strdup("");
+    return s->text ? 0 : fail(c, n, "out of memory");
+}
+
 /* <stdout>/<stderr> text: cmd.exe's programs end lines with CRLF, so a LF
  * becomes CRLF unless eol="lf" (powershell.exe's Write-Host writes LF). */
 static int text_step(wctx *c, const xmlNode *n, wx_step *s)
 {
-    static const char *const a[] = {"eol", NULL};
+    static const char *const a[] = {"eol", "encoding", NULL};
     if (check_attrs(c, n, a) < 0) return -1;
+    char *enc = get_attr(n, "encoding");
+    if (enc) {
+        bool b64 = !strcasecmp(enc, "base64");
+        free(enc);
+        return b64 ? raw_step(c, n, s) : fail(c, n, "<%s encoding=> is base64", n->name);
+    }
     char *eol = get_attr(n, "eol");
     bool crlf = !eol || !strcasecmp(eol, "crlf");
     bool lf = eol && !strcasecmp(eol, "lf");
@@ -229,8 +254,10 @@ int mock_winrs_fixture_add(mock_winrs_fixture **wfp, const xmlNode *n, const cha
                            size_t errlen)
 {
     wctx c = {file, err, errlen};
-    static const char *const a[] = {"command", "arguments", "powershell", "description", NULL};
-    if (check_attrs(&c, n, a) < 0) return -1;
+    static const char *const a[] = {"command",     "arguments", "powershell",
+                                    "description", "run",       NULL};
+    long long run;
+    if (check_attrs(&c, n, a) < 0 || int_attr(&c, n, "run", 1, 1000000, 1, &run) < 0) return -1;
     if (!*wfp && !(*wfp = calloc(1, sizeof **wfp))) return fail(&c, n, "out of memory");
     mock_winrs_fixture *wf = *wfp;
     wx_command *cmd = realloc(wf->commands, (wf->n_commands + 1) * sizeof *cmd);
@@ -239,6 +266,7 @@ int mock_winrs_fixture_add(mock_winrs_fixture **wfp, const xmlNode *n, const cha
     cmd = &cmd[wf->n_commands++];
     memset(cmd, 0, sizeof *cmd);
     cmd->line = (int)xmlGetLineNo(n);
+    cmd->run = (unsigned)run;
     char *command = get_attr(n, "command"), *args = get_attr(n, "arguments");
     char *ps = get_attr(n, "powershell");
     cmd->description = get_attr(n, "description");
@@ -261,7 +289,7 @@ int mock_winrs_fixture_add(mock_winrs_fixture **wfp, const xmlNode *n, const cha
     if (!cmd->command || !*cmd->command)
         return fail(&c, n, "<winrs-command> with an empty command");
     for (size_t i = 0; i + 1 < wf->n_commands; i++)
-        if (wf->commands[i].powershell == cmd->powershell &&
+        if (wf->commands[i].powershell == cmd->powershell && wf->commands[i].run == cmd->run &&
             (cmd->powershell ? fx_command_equal(wf->commands[i].command, cmd->command)
                              : !strcasecmp(wf->commands[i].command, cmd->command)))
             return fail(&c, n, "<winrs-command> \"%s\" defined twice (line %d)", cmd->command,
@@ -356,15 +384,17 @@ char *mock_winrs_encoded_script(const char *line)
 }
 
 const wx_command *mock_winrs_find(const mock_winrs_fixture *wf, const char *line,
-                                  const char *script)
+                                  const char *script, unsigned run)
 {
+    const wx_command *best = NULL;
     for (size_t i = 0; wf && i < wf->n_commands; i++) {
         const wx_command *c = &wf->commands[i];
-        if (c->powershell ? script && fx_command_equal(c->command, script)
-                          : !strcasecmp(c->command, line))
-            return c;
+        if ((c->powershell ? script && fx_command_equal(c->command, script)
+                           : !strcasecmp(c->command, line)) &&
+            c->run <= (run ? run : 1) && (!best || c->run > best->run))
+            best = c;
     }
-    return NULL;
+    return best;
 }
 
 const wx_command *mock_winrs_nearest(const mock_winrs_fixture *wf, const char *text)
