@@ -39,7 +39,7 @@ TESTS      := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
 PROGS      := $(BIN)/etsn $(BIN)/etsn-mockd $(BIN)/etsn-conform
 
 .PHONY: all deps ensure-deps test unit capture-check conformance demo bench asan memcheck fuzz clean format \
-        format-check
+        format-check mutants
 all: $(PROGS) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -92,6 +92,11 @@ unit: $(TESTS)
 conformance: $(PROGS)
 	$(BIN)/etsn-conform --client $(BIN)/etsn --mockd $(BIN)/etsn-mockd \
 	    --cases conformance/cases --fixtures fixtures --junit $(BUILD)/conformance.xml $(CONFORM_FLAGS)
+
+# Each wire constant and claimed behaviour mutated in turn; prints the kill
+# ratio (tools/mutants.list, docs/conformance.md "Mutation check").
+mutants: ensure-deps
+	@tools/mutants.sh $(MUTANTS_FLAGS)
 
 # A tcpdump capture of a session shows sealed bodies only (skipped unless root).
 capture-check: $(BIN)/etsn $(BIN)/etsn-mockd

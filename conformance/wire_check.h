@@ -1,0 +1,29 @@
+/* [expect-wire]: what the client must put on the wire, typed into the case
+ * from MS-WSMV / MS-PSRP, checked against the mock's wire log (the report's
+ * "wire" array, mockserver/wire_log.h). Format in docs/conformance.md. */
+#ifndef ETSN_CONF_WIRE_CHECK_H
+#define ETSN_CONF_WIRE_CHECK_H
+
+#include "case_file.h"
+#include "json.h"
+
+/* Nested "include" lines go this deep at most. */
+#define CONF_WIRE_MAX_DEPTH 4
+
+/* Replaces each "include FILE" line of lines (FILE relative to dir, usually
+ * the case file's directory; inside an included file, relative to that
+ * file) by that file's lines, trims every line and drops
+ * blank lines and # comments. Returns 0, or -1 with err set. */
+int conf_wire_expand(conf_strv *lines, const char *dir, char *err, size_t errlen);
+
+/* Checks that the lines of want (placeholders substituted with vars) are
+ * an ordered subsequence of the wire log's lines. A line matches a logged
+ * line equal to it; a line ending in "..." matches any logged line that
+ * starts with the text before the "..." (blank included). Appends one reason (the first line
+ * not found, after which request, and the nearest line the client did send)
+ * and returns 1 when the check fails, 0 when it holds, -1 when memory runs
+ * out. */
+int conf_wire_evaluate(const conf_json *report, const conf_strv *want, const conf_vars *vars,
+                       conf_strv *reasons);
+
+#endif

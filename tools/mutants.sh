@@ -1,0 +1,203 @@
+#!/bin/bash
+# Mutation check of the wire constants and the behaviours the suite claims.
+#
+#   tools/mutants.sh [--tree DIR] [--list FILE] [--only GLOB] [--keep]
+#
+# For each mutant in tools/mutants.list (see the head of that file): apply it
+# to a scratch copy of the tree (its own build/ and bin/), rebuild
+# incrementally, run the unit tests, then the conformance suite (stopped at
+# the first failing case, which is rerun alone to rule out a timing flake),
+# and restore the file. A mutant is "killed" when a unit test or a case
+# fails, "survived" when everything passes, "build-broken" when it does not
+# compile. Mutants in ref/core change client and mock alike: only a check
+# that states the wire text itself can notice them.
+#
+# --tree DIR   the tree to mutate (default: this script's repository); it is
+#              copied, never changed
+# --list FILE  the mutant list (default: tools/mutants.list next to this script)
+# --only GLOB  only mutants whose name matches
+# --keep       keep the scratch directory
+# Exit status: 0 when the kill ratio is at least 90%, 1 below, 2 on errors.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+tree=$(cd "$here/.." && pwd)
+list="$here/mutants.list"
+only='*'
+keep=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --tree) tree=$(cd "$2" && pwd) || exit 2; shift 2 ;;
+    --list) list=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    *) echo "usage: $0 [--tree DIR] [--list FILE] [--only GLOB] [--keep]" >&2; exit 2 ;;
+    esac
+done
+[ -r "$list" ] || { echo "mutants: cannot read $list" >&2; exit 2; }
+
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/etsn-mutants.XXXXXX") || exit 2
+work="$scratch/tree"
+cleanup() { [ "$keep" = 1 ] && echo "scratch kept: $scratch" || rm -rf "$scratch"; }
+trap cleanup EXIT
+trap 'exit 2' INT TERM
+mkdir -p "$work"
+tar -C "$tree" --exclude=./build --exclude=./bin --exclude=./.git -cf - . | tar -C "$work" -xf -
+
+build() { make -C "$work" -j2 all >"$scratch/build.log" 2>&1; }
+units() { (cd "$work" && make --no-print-directory unit) >"$scratch/unit.log" 2>&1; }
+conform() { # conform [extra args...]: runs the suite from the scratch tree
+    (cd "$work" && bin/etsn-conform --client bin/etsn --mockd bin/etsn-mockd \
+        --cases conformance/cases --fixtures fixtures "$@")
+}
+
+# Runs the suite, stops it at the first FAIL line; prints the failing case id
+# (empty when all passed). The suite is stopped by its PID only.
+first_failure() {
+    local log="$scratch/conform.log" pid
+    : >"$log"
+    conform >"$log" 2>&1 &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        if grep -q '^FAIL ' "$log"; then
+            kill -TERM "$pid" 2>/dev/null
+            break
+        fi
+        sleep 0.5
+    done
+    wait "$pid" 2>/dev/null
+    grep -m1 '^FAIL ' "$log" | cut -d' ' -f2
+}
+
+# killed-by text for the current mutant, or empty when nothing noticed it.
+verdict_reason() {
+    if ! units; then
+        echo "unit: $(grep -m1 -E 'unit test failed|Checks:.*Failures: [1-9]|:F:|:E:' "$scratch/unit.log")"
+        return
+    fi
+    local id
+    id=$(first_failure)
+    if [ -n "$id" ]; then
+        # A case can fail under load; it counts only if it fails alone too.
+        if ! conform --filter "$id" >"$scratch/rerun.log" 2>&1; then
+            echo "case $id"
+            return
+        fi
+        conform >"$scratch/full.log" 2>&1
+        for id in $(grep '^FAIL ' "$scratch/full.log" | cut -d' ' -f2); do
+            if ! conform --filter "$id" >"$scratch/rerun.log" 2>&1; then
+                echo "case $id"
+                return
+            fi
+        done
+    fi
+}
+
+# apply FILE FROM TO: replaces the one occurrence of FROM (exactly one).
+apply() {
+    python3 - "$work/$1" "$2" "$3" <<'EOF'
+import sys
+path, old, new = sys.argv[1], sys.argv[2].replace("{NL}", "\n"), sys.argv[3].replace("{NL}", "\n")
+text = open(path, encoding="utf-8").read()
+n = text.count(old)
+if n != 1:
+    sys.exit(f"{n} occurrences of the original text in {path}")
+open(path, "w", encoding="utf-8").write(text.replace(old, new))
+EOF
+}
+
+echo "mutants: baseline build and tests of $tree"
+start=$(date +%s)
+if ! build; then
+    tail -n 20 "$scratch/build.log"
+    echo "mutants: the unmutated tree does not build" >&2
+    exit 2
+fi
+if ! units || ! conform >"$scratch/baseline.log" 2>&1; then
+    grep -E '^FAIL|unit test failed' "$scratch/baseline.log" "$scratch/unit.log" 2>/dev/null
+    echo "mutants: the unmutated tree is not green; fix that first" >&2
+    exit 2
+fi
+
+# The list: blocks separated by blank lines; "mutant NAME", "file PATH",
+# pairs of "from TEXT"/"to TEXT", "breaks TEXT", or "not-applicable TEXT".
+killed=0 survived=0 broken=0 na=0 total=0
+survivors=""
+run_mutant() {
+    local name=$1 file=$2 breaks=$3 na_reason=$4
+    shift 4
+    case "$name" in $only) ;; *) return ;; esac
+    if [ -n "$na_reason" ]; then
+        na=$((na + 1))
+        printf '%-34s not-applicable  %s\n' "$name" "$na_reason"
+        return
+    fi
+    total=$((total + 1))
+    cp -p "$work/$file" "$scratch/orig"
+    local ok=1
+    while [ $# -ge 2 ]; do
+        if ! apply "$file" "$1" "$2" 2>"$scratch/apply.err"; then ok=0; fi
+        shift 2
+    done
+    local t0 verdict reason=""
+    t0=$(date +%s)
+    if [ "$ok" = 0 ]; then
+        verdict=list-error
+        reason=$(cat "$scratch/apply.err")
+        broken=$((broken + 1))
+    elif ! build; then
+        verdict=build-broken
+        reason=$(grep -m1 'error:' "$scratch/build.log")
+        broken=$((broken + 1))
+    else
+        reason=$(verdict_reason)
+        if [ -n "$reason" ]; then
+            verdict=killed
+            killed=$((killed + 1))
+        else
+            verdict=SURVIVED
+            reason="nothing noticed: $breaks"
+            survived=$((survived + 1))
+            survivors="$survivors $name"
+        fi
+    fi
+    # Restore with a new mtime so that make rebuilds what the mutant built.
+    cp "$scratch/orig" "$work/$file"
+    touch "$work/$file"
+    printf '%-34s %-12s %4ss  %s\n' "$name" "$verdict" $(($(date +%s) - t0)) "$reason"
+}
+
+name="" file="" breaks="" na_reason=""
+pairs=()
+flush() {
+    [ -n "$name" ] && run_mutant "$name" "$file" "$breaks" "$na_reason" "${pairs[@]}"
+    name="" file="" breaks="" na_reason=""
+    pairs=()
+}
+while IFS= read -r line || [ -n "$line" ]; do
+    case "$line" in
+    '#'*) ;;
+    '') flush ;;
+    'mutant '*) flush; name=${line#mutant } ;;
+    'file '*) file=${line#file } ;;
+    'from '*) pairs+=("${line#from }") ;;
+    'to '*) pairs+=("${line#to }") ;;
+    'to') pairs+=("") ;;
+    'breaks '*) breaks=${line#breaks } ;;
+    'not-applicable '*) na_reason=${line#not-applicable } ;;
+    *) echo "mutants: $list: cannot read line: $line" >&2; exit 2 ;;
+    esac
+done <"$list"
+flush
+
+elapsed=$(($(date +%s) - start))
+scored=$((killed + survived))
+if [ "$scored" -gt 0 ]; then
+    pct=$((100 * killed / scored))
+else
+    pct=0
+fi
+echo "killed $killed of $scored ($pct%), survived $survived, build-broken $broken," \
+    "not applicable $na; $total mutants in ${elapsed}s"
+[ -n "$survivors" ] && echo "survivors:$survivors"
+[ "$pct" -ge 90 ] && exit 0
+exit 1
