@@ -57,16 +57,33 @@ END_TEST
 
 START_TEST(test_failure_names_nearest)
 {
+    /* The Command holds its action but another message type. */
     const char *bad[] = {"action http://schemas.xmlsoap.org/ws/2004/09/transfer/Create",
+                         "action http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command",
                          "message destination=0x00000002 type=0x00021006 bom=yes ...", NULL};
     conf_strv reasons = {0};
     ck_assert_int_eq(check(bad, &reasons), 1);
-    ck_assert_uint_ge(reasons.n, 2);
-    ck_assert_msg(strstr(reasons.v[0], "line 2 not sent after request 1 (Create)"), "%s",
+    ck_assert_uint_eq(reasons.n, 3);
+    ck_assert_msg(strstr(reasons.v[0], "item 3: request 2 (Command) holds items 2..2"), "%s",
                   reasons.v[0]);
-    ck_assert_msg(strstr(reasons.v[1], "nearest: request 2 (Command): message "
-                                       "destination=0x00000002 type=0x0002100D"),
+    ck_assert_msg(strstr(reasons.v[1], "wanted:  message destination=0x00000002 type=0x00021006"),
                   "%s", reasons.v[1]);
+    ck_assert_msg(strstr(reasons.v[2], "nearest: request 2 (Command): message "
+                                       "destination=0x00000002 type=0x0002100D"),
+                  "%s", reasons.v[2]);
+    conf_strv_free(&reasons);
+    /* A line must be in the request of its group's action: the BOM line is
+     * the Create's, not the Command's. */
+    const char *group[] = {"action http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command",
+                           "message destination=0x00000002 type=0x00010002 bom=yes ...", NULL};
+    ck_assert_int_eq(check(group, &reasons), 1);
+    conf_strv_free(&reasons);
+    /* No Signal at all: the nearest action line is named. */
+    const char *none[] = {"action http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Signal",
+                          NULL};
+    ck_assert_int_eq(check(none, &reasons), 1);
+    ck_assert_msg(strstr(reasons.v[0], "item 1 not sent:"), "%s", reasons.v[0]);
+    ck_assert_msg(strstr(reasons.v[2], "nearest: request 2 (Command): action"), "%s", reasons.v[2]);
     conf_strv_free(&reasons);
 }
 END_TEST

@@ -98,11 +98,12 @@ int conf_wire_expand(conf_strv *lines, const char *dir, char *err, size_t errlen
     return 0;
 }
 
-/* One logged line with the request it belongs to. */
+/* One logged request. */
 typedef struct {
-    const char *line;
     long request;
-    const char *action;
+    const char *action; /* its action URI, NULL when it had none */
+    const char **lines;
+    size_t n;
 } logged;
 
 static bool matches(const char *want, const char *line)
@@ -119,80 +120,127 @@ static size_t common_prefix(const char *a, const char *b)
     return i;
 }
 
-/* The logged line most like want: the same first word, the longest common
- * prefix, searched from pos on (everywhere when nothing there fits). */
-static const logged *nearest(const logged *log, size_t n, size_t pos, const char *want)
-{
-    size_t word = strcspn(want, " ");
-    for (int pass = 0; pass < 2; pass++) {
-        const logged *best = NULL;
-        size_t best_len = 0;
-        for (size_t i = pass ? 0 : pos; i < n; i++) {
-            if (strncmp(log[i].line, want, word) || log[i].line[word] != want[word]) continue;
-            size_t l = common_prefix(log[i].line, want);
-            if (!best || l > best_len) {
-                best = &log[i];
-                best_len = l;
-            }
-        }
-        if (best) return best;
-    }
-    return NULL;
-}
-
 static const char *short_action(const char *a)
 {
     const char *slash = a ? strrchr(a, '/') : NULL;
-    return slash ? slash + 1 : a ? a : "?";
+    return slash ? slash + 1 : a ? a : "no action";
 }
 
-static int flatten(const conf_json *wire, logged **out, size_t *n)
+static void free_log(logged *log, size_t n)
 {
-    *out = NULL;
-    *n = 0;
-    size_t cap = 0;
-    for (size_t i = 0; i < conf_json_count(wire); i++) {
+    for (size_t i = 0; log && i < n; i++) free(log[i].lines);
+    free(log);
+}
+
+static int read_log(const conf_json *wire, logged **out, size_t *n)
+{
+    *n = conf_json_count(wire);
+    *out = calloc(*n ? *n : 1, sizeof **out);
+    if (!*out) return -1;
+    for (size_t i = 0; i < *n; i++) {
         const conf_json *req = conf_json_at(wire, i);
         const conf_json *lines = conf_json_get(req, "lines");
         const conf_json *idx = conf_json_get(req, "request");
-        long request = idx && idx->type == CONF_JSON_NUMBER ? (long)idx->u.number : (long)i + 1;
-        const char *action = NULL;
+        logged *r = &(*out)[i];
+        r->request = idx && idx->type == CONF_JSON_NUMBER ? (long)idx->u.number : (long)i + 1;
+        r->lines = calloc(conf_json_count(lines) + 1, sizeof *r->lines);
+        if (!r->lines) return -1;
         for (size_t j = 0; j < conf_json_count(lines); j++) {
             const char *l = conf_json_str(conf_json_at(lines, j));
             if (!l) continue;
-            if (!strncmp(l, "action ", 7) && !action) action = l + 7;
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 256;
-                logged *g = realloc(*out, cap * sizeof *g);
-                if (!g) return -1;
-                *out = g;
-            }
-            (*out)[(*n)++] = (logged){l, request, NULL};
+            if (!strncmp(l, "action ", 7) && !r->action) r->action = l + 7;
+            r->lines[r->n++] = l;
         }
-        for (size_t j = *n; j > 0 && (*out)[j - 1].request == request && !(*out)[j - 1].action; j--)
-            (*out)[j - 1].action = action;
     }
     return 0;
 }
 
-static int not_found(conf_strv *reasons, const logged *log, size_t n, size_t pos, const char *want,
-                     size_t k)
+/* How many of want[0..n) the request holds in this order. */
+static size_t match_in(const logged *r, char *const *want, size_t n)
 {
-    int rc =
-        pos ? conf_strv_pushf(reasons,
-                              "[expect-wire] line %zu not sent after request %ld (%s):\n"
-                              "  wanted:  %s",
-                              k + 1, log[pos - 1].request, short_action(log[pos - 1].action), want)
-            : conf_strv_pushf(reasons, "[expect-wire] line %zu not sent:\n  wanted:  %s", k + 1,
-                              want);
-    const logged *near = nearest(log, n, pos, want);
+    size_t k = 0;
+    for (size_t i = 0; i < r->n && k < n; i++)
+        if (matches(want[k], r->lines[i])) k++;
+    return k;
+}
+
+/* The line of log[from..n) most like want: the same first word, the longest
+ * common prefix. */
+static const char *nearest(const logged *log, size_t from, size_t n, const char *want,
+                           const logged **in)
+{
+    size_t word = strcspn(want, " "), best_len = 0;
+    const char *best = NULL;
+    for (size_t i = from; i < n; i++)
+        for (size_t j = 0; j < log[i].n; j++) {
+            const char *l = log[i].lines[j];
+            if (strncmp(l, want, word) || l[word] != want[word]) continue;
+            size_t c = common_prefix(l, want);
+            if (!best || c > best_len) {
+                best = l;
+                best_len = c;
+                *in = &log[i];
+            }
+        }
+    return best;
+}
+
+static int explain(conf_strv *reasons, const logged *log, size_t n, size_t from, const logged *best,
+                   char *const *group, size_t k, size_t item)
+{
+    int rc;
+    const char *want = group[k];
+    if (!k)
+        rc = from
+                 ? conf_strv_pushf(
+                       reasons, "[expect-wire] item %zu not sent after request %ld (%s):", item + 1,
+                       log[from - 1].request, short_action(log[from - 1].action))
+                 : conf_strv_pushf(reasons, "[expect-wire] item %zu not sent:", item + 1);
+    else
+        rc = conf_strv_pushf(reasons,
+                             "[expect-wire] item %zu: request %ld (%s) holds items %zu..%zu "
+                             "before it, but not this one:",
+                             item + k + 1, best->request, short_action(best->action), item + 1,
+                             item + k);
+    if (!rc) rc = conf_strv_pushf(reasons, "  wanted:  %s", want);
+    const logged *in = NULL;
+    const char *near = k ? nearest(best, 0, 1, want, &in) : nearest(log, from, n, want, &in);
+    if (!rc && !near && !k) near = nearest(log, 0, n, want, &in);
     if (!rc && near)
-        rc = conf_strv_pushf(reasons, "  nearest: request %ld (%s): %s", near->request,
-                             short_action(near->action), near->line);
+        rc = conf_strv_pushf(reasons, "  nearest: request %ld (%s): %s", in->request,
+                             short_action(in->action), near);
     else if (!rc)
-        rc = conf_strv_pushf(reasons, "  nearest: no %.*s line in %zu logged lines",
-                             (int)strcspn(want, " "), want, n);
+        rc = conf_strv_pushf(reasons, "  nearest: no \"%.*s\" line %s", (int)strcspn(want, " "),
+                             want, k ? "in that request" : "anywhere");
     return rc < 0 ? -1 : 1;
+}
+
+/* Matches want[0..n) group by group: a group is an action line and the lines
+ * up to the next one, and must be found in one request, after the request
+ * of the group before. */
+static int match_groups(const logged *log, size_t n, char *const *want, size_t nwant,
+                        conf_strv *reasons)
+{
+    size_t from = 0;
+    for (size_t a = 0; a < nwant;) {
+        size_t b = a + 1;
+        while (b < nwant && strncmp(want[b], "action ", 7)) b++;
+        const logged *best = NULL;
+        size_t best_k = 0, found = n;
+        for (size_t i = from; i < n && found == n; i++) {
+            size_t k = match_in(&log[i], want + a, b - a);
+            if (k == b - a)
+                found = i;
+            else if (k > best_k) {
+                best_k = k;
+                best = &log[i];
+            }
+        }
+        if (found == n) return explain(reasons, log, n, from, best, want + a, best_k, a);
+        from = found + 1;
+        a = b;
+    }
+    return 0;
 }
 
 int conf_wire_evaluate(const conf_json *report, const conf_strv *want, const conf_vars *vars,
@@ -203,28 +251,17 @@ int conf_wire_evaluate(const conf_json *report, const conf_strv *want, const con
     if (!wire || wire->type != CONF_JSON_ARRAY)
         return conf_strv_pushf(reasons, "[expect-wire]: the mock's report has no wire log") < 0 ? -1
                                                                                                 : 1;
-    logged *log;
-    size_t n;
-    if (flatten(wire, &log, &n) < 0) {
-        free(log);
-        return -1;
-    }
-    size_t pos = 0;
-    int rc = 0;
+    logged *log = NULL;
+    size_t n = 0;
+    conf_strv w = {0};
+    int rc = read_log(wire, &log, &n);
     for (size_t k = 0; k < want->n && !rc; k++) {
-        char *w = conf_subst(want->v[k], strlen(want->v[k]), vars, NULL);
-        if (!w) {
-            rc = -1;
-            break;
-        }
-        size_t i = pos;
-        while (i < n && !matches(w, log[i].line)) i++;
-        if (i < n)
-            pos = i + 1;
-        else
-            rc = not_found(reasons, log, n, pos, w, k);
-        free(w);
+        char *s = conf_subst(want->v[k], strlen(want->v[k]), vars, NULL);
+        rc = s ? conf_strv_push(&w, s, strlen(s)) : -1;
+        free(s);
     }
-    free(log);
+    if (!rc) rc = match_groups(log, n, w.v, w.n, reasons);
+    conf_strv_free(&w);
+    free_log(log, n);
     return rc;
 }

@@ -16,13 +16,16 @@
  * blank lines and # comments. Returns 0, or -1 with err set. */
 int conf_wire_expand(conf_strv *lines, const char *dir, char *err, size_t errlen);
 
-/* Checks that the lines of want (placeholders substituted with vars) are
- * an ordered subsequence of the wire log's lines. A line matches a logged
- * line equal to it; a line ending in "..." matches any logged line that
- * starts with the text before the "..." (blank included). Appends one reason (the first line
- * not found, after which request, and the nearest line the client did send)
- * and returns 1 when the check fails, 0 when it holds, -1 when memory runs
- * out. */
+/* Checks want (placeholders substituted with vars) against the wire log.
+ * want is cut into groups: an "action ..." line and the lines up to the
+ * next one. Each group must be found in one request, its lines in this
+ * order among the request's, and each group in a request after the one
+ * before. A line matches a logged line equal to it; a line ending in "..."
+ * matches any logged line that starts with the text before the "..."
+ * (blank included). Appends the reasons (the first item not found, the
+ * request nearest to holding its group, and the nearest line the client
+ * did send) and returns 1 when the check fails, 0 when it holds, -1 when
+ * memory runs out. */
 int conf_wire_evaluate(const conf_json *report, const conf_strv *want, const conf_vars *vars,
                        conf_strv *reasons);
 

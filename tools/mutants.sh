@@ -71,7 +71,7 @@ first_failure() {
 # killed-by text for the current mutant, or empty when nothing noticed it.
 verdict_reason() {
     if ! units; then
-        echo "unit: $(grep -m1 -E 'unit test failed|Checks:.*Failures: [1-9]|:F:|:E:' "$scratch/unit.log")"
+        echo "unit: $(grep -m1 'unit test failed' "$scratch/unit.log" | sed 's|.*/||') $(grep -m1 -E ':[FE]:' "$scratch/unit.log" | cut -d: -f1,2,4)"
         return
     fi
     local id
