@@ -18,6 +18,9 @@
 # --only GLOB  only mutants whose name matches
 # --keep       keep the scratch directory
 # Exit status: 0 when the kill ratio is at least 90%, 1 below, 2 on errors.
+# The whole script is one function, read before it runs: editing this file
+# during a run (a run takes half an hour) cannot change the running one.
+main() {
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 tree=$(cd "$here/.." && pwd)
@@ -201,3 +204,5 @@ echo "killed $killed of $scored ($pct%), survived $survived, build-broken $broke
 [ -n "$survivors" ] && echo "survivors:$survivors"
 [ "$pct" -ge 90 ] && exit 0
 exit 1
+}
+main "$@"
