@@ -317,7 +317,7 @@ static pending *pending_for(mock_wire_log *w, uint64_t oid, bool start)
         if (!w->pend[i].used && !free_slot) free_slot = &w->pend[i];
     }
     if (!start) return NULL;
-    if (!free_slot) free_slot = &w->pend[oid % MAX_PENDING]; /* forget the oldest guess */
+    if (!free_slot) free_slot = &w->pend[oid % MAX_PENDING]; /* an unfinished one is dropped */
     etsn_buf_reset(&free_slot->data);
     free_slot->used = true;
     free_slot->oid = oid;
