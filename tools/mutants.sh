@@ -9,7 +9,8 @@
 # the first failing case, which is rerun alone to rule out a timing flake),
 # and restore the file. A mutant is "killed" when a unit test or a case
 # fails, "survived" when everything passes, "build-broken" when it does not
-# compile. Mutants in ref/core change client and mock alike: only a check
+# compile ("error" when the suite could not run; counted with them).
+# Mutants in ref/core change client and mock alike: only a check
 # that states the wire text itself can notice them.
 #
 # --tree DIR   the tree to mutate (default: this script's repository); it is
@@ -48,16 +49,20 @@ tar -C "$tree" --exclude=./build --exclude=./bin --exclude=./.git -cf - . | tar 
 
 build() { make -C "$work" -j2 all >"$scratch/build.log" 2>&1; }
 units() { (cd "$work" && make --no-print-directory unit) >"$scratch/unit.log" 2>&1; }
-conform() { # conform [extra args...]: runs the suite from the scratch tree
-    (cd "$work" && bin/etsn-conform --client bin/etsn --mockd bin/etsn-mockd \
-        --cases conformance/cases --fixtures fixtures "$@")
+# conform [extra args...]: the suite of the scratch tree. etsn-conform itself
+# is the process started (absolute paths, no subshell), so that its PID is
+# the one first_failure stops; it stops its own mocks and clients.
+conform() {
+    "$work/bin/etsn-conform" --client "$work/bin/etsn" --mockd "$work/bin/etsn-mockd" \
+        --cases "$work/conformance/cases" --fixtures "$work/fixtures" "$@"
 }
 
-# Runs the suite, stops it at the first FAIL line; prints the failing case id
-# (empty when all passed). The suite is stopped by its PID only.
+# Runs the suite, stops it at the first FAIL line; prints the failing case
+# id, nothing when all passed, "error" when the suite neither failed a case
+# nor ended with its summary.
 first_failure() {
-    local log="$scratch/conform.log" pid
-    : >"$log"
+    local log pid
+    log=$(mktemp "$scratch/conform.XXXXXX")
     conform >"$log" 2>&1 &
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do
@@ -68,17 +73,29 @@ first_failure() {
         sleep 0.5
     done
     wait "$pid" 2>/dev/null
-    grep -m1 '^FAIL ' "$log" | cut -d' ' -f2
+    if grep -q '^FAIL ' "$log"; then
+        grep -m1 '^FAIL ' "$log" | cut -d' ' -f2
+    elif ! grep -qE '^[0-9]+ passed, 0 failed' "$log"; then
+        echo error
+    fi
 }
 
-# killed-by text for the current mutant, or empty when nothing noticed it.
+# killed-by text for the current mutant, empty when nothing noticed it, or
+# "error: ..." when the suite could not say.
 verdict_reason() {
     if ! units; then
         echo "unit: $(grep -m1 'unit test failed' "$scratch/unit.log" | sed 's|.*/||') $(grep -m1 -E ':[FE]:' "$scratch/unit.log" | cut -d: -f1,2,4)"
         return
     fi
-    local id
-    id=$(first_failure)
+    local id try
+    for try in 1 2; do
+        id=$(first_failure)
+        [ "$id" != error ] && break
+    done
+    if [ "$id" = error ]; then
+        echo "error: the suite ended without a verdict twice"
+        return
+    fi
     if [ -n "$id" ]; then
         # A case can fail under load; it counts only if it fails alone too.
         if ! conform --filter "$id" >"$scratch/rerun.log" 2>&1; then
@@ -153,7 +170,10 @@ run_mutant() {
         broken=$((broken + 1))
     else
         reason=$(verdict_reason)
-        if [ -n "$reason" ]; then
+        if [ "${reason#error}" != "$reason" ]; then
+            verdict=error
+            broken=$((broken + 1))
+        elif [ -n "$reason" ]; then
             verdict=killed
             killed=$((killed + 1))
         else
@@ -199,7 +219,7 @@ if [ "$scored" -gt 0 ]; then
 else
     pct=0
 fi
-echo "killed $killed of $scored ($pct%), survived $survived, build-broken $broken," \
+echo "killed $killed of $scored ($pct%), survived $survived, build-broken or error $broken," \
     "not applicable $na; $total mutants in ${elapsed}s"
 [ -n "$survivors" ] && echo "survivors:$survivors"
 [ "$pct" -ge 90 ] && exit 0
