@@ -135,7 +135,16 @@ if ! build; then
     echo "mutants: the unmutated tree does not build" >&2
     exit 2
 fi
-if ! units || ! conform >"$scratch/baseline.log" 2>&1; then
+green=1
+units || green=0
+if [ "$green" = 1 ] && ! conform >"$scratch/baseline.log" 2>&1; then
+    # Under load a timing-sensitive case can fail; it must pass alone.
+    for id in $(grep '^FAIL ' "$scratch/baseline.log" | cut -d' ' -f2); do
+        conform --filter "$id" >"$scratch/rerun.log" 2>&1 || green=0
+    done
+    grep -qE '^[0-9]+ passed' "$scratch/baseline.log" || green=0
+fi
+if [ "$green" = 0 ]; then
     grep -E '^FAIL|unit test failed' "$scratch/baseline.log" "$scratch/unit.log" 2>/dev/null
     echo "mutants: the unmutated tree is not green; fix that first" >&2
     exit 2
