@@ -43,7 +43,7 @@ PROGS      := $(BIN)/etsn $(BIN)/etsn-mockd $(BIN)/etsn-conform $(BIN)/etsn-tran
               $(BIN)/etsn-pcap-import
 
 .PHONY: all deps ensure-deps test unit capture-check replay-check conformance demo bench asan memcheck fuzz clean format \
-        format-check pywinrm-check winrm-go-check
+        format-check pywinrm-check winrm-go-check winrs-replay-check mutants
 all: $(PROGS) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -128,6 +128,11 @@ winrs-replay-check: $(BIN)/etsn $(BIN)/etsn-mockd $(BIN)/etsn-pcap-import
 # masterzen/winrm (Debian's Go package) against it too, NTLM over HTTPS.
 winrm-go-check: $(BIN)/etsn-mockd
 	@tools/check-winrm-go.sh $(BIN) $(BUILD)
+
+# Each wire constant and claimed behaviour mutated in turn; prints the kill
+# ratio (tools/mutants.list, docs/conformance.md "Mutation check").
+mutants: ensure-deps
+	@tools/mutants.sh $(MUTANTS_FLAGS)
 
 # A tcpdump capture of a session shows sealed bodies only (skipped unless root);
 # etsn-pcap-import decrypts it and the imported transcript replays to etsn.

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../ref/core/buf.h"
+#include "wire_check.h"
 
 /* How a section's lines become a value; see docs/conformance.md. */
 typedef enum {
@@ -45,6 +46,7 @@ typedef enum {
     S_TAGS,
     S_REQUIRES,
     S_TERMINAL,
+    S_EXPECT_WIRE,
     S_COUNT
 } section_id;
 
@@ -77,6 +79,7 @@ static const struct {
     [S_TAGS] = {"tags", K_LIST, false, false},
     [S_REQUIRES] = {"requires", K_LIST, false, false},
     [S_TERMINAL] = {"terminal", K_LIST, false, false}, /* steps, see term_steps.c */
+    [S_EXPECT_WIRE] = {"expect-wire", K_LIST, false, false},
 };
 
 typedef struct {
@@ -528,7 +531,8 @@ int conf_case_parse(const char *text, size_t len, const char *name, conf_case *c
                  {S_STDERR_CONTAINS, &c->stderr_contains},
                  {S_STDOUT_NOT_CONTAINS, &c->stdout_not_contains},
                  {S_STDERR_NOT_CONTAINS, &c->stderr_not_contains},
-                 {S_ENV, &c->env}};
+                 {S_ENV, &c->env},
+                 {S_EXPECT_WIRE, &c->expect_wire}};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
         if (!spans[lists[i].s].seen) continue;
         if (list_lines(text, SP(lists[i].s), lists[i].dst) < 0) {
@@ -689,6 +693,13 @@ int conf_case_load(const char *path, conf_case *out, char *err, size_t errlen)
     }
     int rc = conf_case_parse(b.data ? (const char *)b.data : "", b.len, stem, out, err, errlen);
     free(stem);
+    /* [expect-wire] includes are relative to the case file's directory. */
+    char *dir = dup_range(path, (size_t)(base - path));
+    if (rc == 0 && (!dir || conf_wire_expand(&out->expect_wire, *dir ? dir : ".", err, errlen))) {
+        conf_case_free(out);
+        rc = -1;
+    }
+    free(dir);
     etsn_buf_free(&b);
     return rc;
 }
@@ -719,6 +730,7 @@ void conf_case_free(conf_case *c)
     conf_strv_free(&c->tags);
     conf_strv_free(&c->requires);
     conf_term_steps_free(c->term, c->nterm);
+    conf_strv_free(&c->expect_wire);
     memset(c, 0, sizeof *c);
     c->expect_exit = CONF_EXIT_ANY;
     c->expect_stdout_lines = -1;

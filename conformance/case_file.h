@@ -110,6 +110,7 @@ typedef struct {
     conf_term_step *term;
     size_t nterm;
     int term_w, term_h;
+    conf_strv expect_wire; /* [expect-wire], includes expanded by conf_case_load */
 } conf_case;
 
 /* Parses a case from memory. name is the file's stem; when not NULL the [id]

@@ -20,6 +20,7 @@
 #include "terminal.h"
 #include "textdiff.h"
 #include "tls_cert.h"
+#include "wire_check.h"
 
 extern char **environ;
 
@@ -783,6 +784,8 @@ stop_mock:
         } else if (conf_report_evaluate(rep, c, &res->reasons) != 0) {
             res->verdict = CONF_FAIL;
         }
+        if (rep && conf_wire_evaluate(rep, &c->expect_wire, &vars, &res->reasons) != 0)
+            res->verdict = CONF_FAIL;
     }
     goto cleanup;
 

@@ -2067,6 +2067,7 @@ int mock_engine_handle(void *ctx, uint64_t conn_id, const char *user, const uint
     int prc = etsn_wsman_parse(soap, len, &m, err, sizeof err);
     pthread_mutex_lock(&e->mu);
     e->requests++;
+    mock_wire_log_request(e->report->wire, soap, len); /* the literal wire, wire_log.h */
     int status;
     if (prc < 0) {
         char req[160];

@@ -15,7 +15,8 @@ mock_report *mock_report_new(const char *scenario)
 {
     mock_report *r = calloc(1, sizeof *r);
     if (!r) return NULL;
-    if (!(r->scenario = dup0(scenario))) {
+    if (!(r->scenario = dup0(scenario)) || !(r->wire = mock_wire_log_new())) {
+        free(r->scenario);
         free(r);
         return NULL;
     }
@@ -49,6 +50,7 @@ void mock_report_free(mock_report *r)
         free(r->host_calls[i].detail);
     }
     free(r->host_calls);
+    mock_wire_log_free(r->wire);
     free(r->scenario);
     free(r);
 }
@@ -295,9 +297,12 @@ int mock_report_to_json(const mock_report *r, etsn_buf *out)
         rc |= mock_json_string(out, h->detail);
         rc |= etsn_buf_append_str(out, "}");
     }
-    rc |= etsn_buf_append_str(out, r->n_host_calls ? "\n  ]" : "]");
-    rc |= etsn_buf_printf(out, ",\n  \"dropped_events\": %zu,\n  \"dropped_unmatched\": %zu\n}\n",
-                          r->dropped_events, r->dropped_unmatched);
+    rc |= etsn_buf_append_str(out, r->n_host_calls ? "\n  ],\n  \"wire\": " : "],\n  \"wire\": ");
+    rc |= mock_wire_log_json(r->wire, out);
+    rc |= etsn_buf_printf(out,
+                          ",\n  \"dropped_events\": %zu,\n  \"dropped_unmatched\": %zu,\n"
+                          "  \"dropped_wire\": %zu\n}\n",
+                          r->dropped_events, r->dropped_unmatched, mock_wire_log_dropped(r->wire));
     return rc ? -1 : 0;
 }
 

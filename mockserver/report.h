@@ -1,7 +1,8 @@
 /* What etsn-mockd saw, written as JSON at shutdown for etsn-conform:
  * {"scenario", "expectations": [{id, description, met, detail}],
  *  "unmatched": [{request, nearest, difference}], "events": [{kind, detail}],
- *  "host_calls": [{id, method, pipeline, ci, answered, met, detail}]}.
+ *  "host_calls": [{id, method, pipeline, ci, answered, met, detail}],
+ *  "wire": [{request, repeat, lines}] (wire_log.h), "dropped_wire"}.
  * Not thread-safe: the engine calls it under its own lock. */
 #ifndef ETSN_MOCK_REPORT_H
 #define ETSN_MOCK_REPORT_H
@@ -10,6 +11,7 @@
 #include <stddef.h>
 
 #include "../ref/core/buf.h"
+#include "wire_log.h"
 
 /* Events beyond this many are counted, not kept (a 10 MB stream must not
  * grow the report without bound). */
@@ -58,6 +60,7 @@ typedef struct {
     size_t dropped_events;
     mock_host_call *host_calls;
     size_t n_host_calls;
+    mock_wire_log *wire; /* what each request literally carried */
 } mock_report;
 
 mock_report *mock_report_new(const char *scenario);
