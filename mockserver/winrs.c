@@ -1,7 +1,7 @@
 /* The WinRS cmd shell of etsn-mockd (see winrs.h). Messages follow WinRM's
  * as recorded against Windows Server (pypsrp's WinRS test recordings):
- * MS-WSMV 3.1.4.5 (Create), 3.1.4.11 (Command), 3.1.4.14 (Receive),
- * 3.1.4.12 (Signal), 3.1.4.13 (Send), Delete. */
+ * MS-WSMV 3.1.4.5 (Create), Command, Send, 3.1.4.14 (Receive), 2.2.4.38
+ * (Signal), Delete. */
 #include "winrs.h"
 
 #include <errno.h>

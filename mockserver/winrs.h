@@ -1,5 +1,5 @@
-/* etsn-mockd's WinRS cmd shell (MS-WSMV 3.1.4.5 Create, 3.1.4.11 Command,
- * 3.1.4.14 Receive, 3.1.4.12 Signal, Delete): the remote shell pywinrm,
+/* etsn-mockd's WinRS cmd shell (MS-WSMV 3.1.4.5 Create, Command,
+ * 3.1.4.14 Receive, 2.2.4.38 Signal, Delete): the remote shell pywinrm,
  * pypsrp's WinRS and winrs.exe drive, scripted from <winrs-command>
  * fixture elements (docs/fixtures.md, "WinRS commands").
  *

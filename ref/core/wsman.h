@@ -141,7 +141,7 @@ typedef struct {
     char *epr_address;         /* CreateResponse: x:ResourceCreated/a:Address */
     char *wsman_fault_machine; /* f:WSManFault Machine */
 
-    /* WinRS (cmd shell, MS-WSMV 3.1.4.5 / 3.1.4.11): every OptionSet Option
+    /* WinRS (cmd shell, MS-WSMV 3.1.4.5, Command): every OptionSet Option
      * in order (WINRS_CODEPAGE, WINRS_CONSOLEMODE_STDIN, WINRS_SKIP_CMD_SHELL,
      * ...), and a Create's rsp:Environment, WorkingDirectory, IdleTimeOut. */
     etsn_wsman_option *options;
