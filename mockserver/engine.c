@@ -1746,8 +1746,11 @@ static int do_create(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
         shell_free(e, sh);
         return -1;
     }
+    /* The pool's RPID is the ShellId the client chose (MS-PSRP 3.1.5.3.1);
+     * when the server chose another, it is learned from the client's
+     * SESSION_CAPABILITY/INIT_RUNSPACEPOOL in the creationXml. */
     etsn_guid g;
-    if (etsn_guid_parse(sid, &g)) sh->rpid = g;
+    if (sid != gen && etsn_guid_parse(sid, &g)) sh->rpid = g;
     sh->next = e->shells;
     e->shells = sh;
     add_fact(e, "shell-created", true, sid);

@@ -529,6 +529,8 @@ START_TEST(test_protocol_21_server)
     receive_until_done(&c, cid);
     ck_assert_uint_eq(c.n_msgs, 2);
     check_ids(&c, proposed); /* the PID is still the client's */
+    /* The client's RPID is not the server's ShellId: still its pool. */
+    ck_assert_uint_eq(mock_engine_unmatched_count(c.e), 0);
     client_close(&c);
 }
 END_TEST
