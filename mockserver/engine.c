@@ -1746,8 +1746,11 @@ static int do_create(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
         shell_free(e, sh);
         return -1;
     }
+    /* The pool's RPID is the id the client proposed as ShellId, even when
+     * WinRM 2.0 names the shell otherwise (the client's RunspacePool keeps
+     * its InstanceId; MS-PSRP 2.2.1). */
     etsn_guid g;
-    if (etsn_guid_parse(sid, &g)) sh->rpid = g;
+    if (m->shell_id && etsn_guid_parse(m->shell_id, &g)) sh->rpid = g;
     sh->next = e->shells;
     e->shells = sh;
     add_fact(e, "shell-created", true, sid);
