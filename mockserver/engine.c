@@ -526,9 +526,13 @@ static int queue_state(mock_engine *e, shell *sh, pipe *p, int state, const fx_e
         etsn_error_record r;
         to_record(fe, &r);
         err = etsn_msg_error_record(&r, NULL);
-        /* ExceptionAsErrorRecord never carries the invocation
-         * (test_psrp_error_failed: SerializeExtendedInfo false). */
-        if (err && mock_error_record_extend(err, NULL) < 0) {
+        /* ExceptionAsErrorRecord never carries the InvocationInfo_*
+         * members (test_psrp_error_failed: SerializeExtendedInfo false),
+         * only the InvocationInfo property, when the fixture gives a
+         * position. */
+        if (err &&
+            (mock_error_record_extend(err, NULL) < 0 ||
+             (fe->position && mock_error_record_invocation(err, p->text, fe->position) < 0))) {
             etsn_v_free(err);
             err = NULL;
         }
