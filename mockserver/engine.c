@@ -526,9 +526,13 @@ static int queue_state(mock_engine *e, shell *sh, pipe *p, int state, const fx_e
         etsn_error_record r;
         to_record(fe, &r);
         err = etsn_msg_error_record(&r, NULL);
-        /* ExceptionAsErrorRecord never carries the invocation
-         * (test_psrp_error_failed: SerializeExtendedInfo false). */
-        if (err && mock_error_record_extend(err, NULL) < 0) {
+        /* ExceptionAsErrorRecord never carries the InvocationInfo_*
+         * members (test_psrp_error_failed: SerializeExtendedInfo false),
+         * only the InvocationInfo property, when the fixture gives a
+         * position. */
+        if (err &&
+            (mock_error_record_extend(err, NULL) < 0 ||
+             (fe->position && mock_error_record_invocation(err, p->text, fe->position) < 0))) {
             etsn_v_free(err);
             err = NULL;
         }
@@ -1746,11 +1750,11 @@ static int do_create(mock_engine *e, const etsn_wsman_msg *m, etsn_buf *reply)
         shell_free(e, sh);
         return -1;
     }
-    /* The pool's RPID is the ShellId the client chose (MS-PSRP 3.1.5.3.1);
-     * when the server chose another, it is learned from the client's
-     * SESSION_CAPABILITY/INIT_RUNSPACEPOOL in the creationXml. */
+    /* The pool's RPID is the id the client proposed as ShellId, even when
+     * WinRM 2.0 names the shell otherwise (the client's RunspacePool keeps
+     * its InstanceId; MS-PSRP 2.2.1). */
     etsn_guid g;
-    if (sid != gen && etsn_guid_parse(sid, &g)) sh->rpid = g;
+    if (m->shell_id && etsn_guid_parse(m->shell_id, &g)) sh->rpid = g;
     sh->next = e->shells;
     e->shells = sh;
     add_fact(e, "shell-created", true, sid);

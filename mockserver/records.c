@@ -156,3 +156,50 @@ int mock_error_record_extend(etsn_value *rec, const mock_invocation *inv)
         return -1;
     return 0;
 }
+
+/* Windows sends the ErrorRecord's InvocationInfo property as an object even
+ * when SerializeExtendedInfo is false (pypsrp's recording
+ * test_psrp_error_failed: MyCommand, ScriptLineNumber, Line, PositionMessage
+ * with the server's CRLF, InvocationName, ...). */
+static etsn_value *invocation_object(const char *line, const char *position)
+{
+    static const char *const types[] = {"System.Management.Automation.InvocationInfo",
+                                        "System.Object", NULL};
+    etsn_value *o = etsn_v_typed(types, ETSN_COLL_NONE);
+    etsn_buf crlf = ETSN_BUF_INIT;
+    for (const char *c = position; *c; c++) {
+        if (*c == '\n' && (c == position || c[-1] != '\r')) etsn_buf_append_byte(&crlf, '\r');
+        etsn_buf_append_byte(&crlf, (uint8_t)*c);
+    }
+    bool ok = o && etsn_buf_append_byte(&crlf, 0) == 0 &&
+              !etsn_obj_set_tostring(o, "System.Management.Automation.InvocationInfo") &&
+              !etsn_obj_add_prop(o, "MyCommand", etsn_v_string(line)) &&
+              !etsn_obj_add_prop(o, "ScriptLineNumber", etsn_v_i32(1)) &&
+              !etsn_obj_add_prop(o, "ScriptName", etsn_v_string("")) &&
+              !etsn_obj_add_prop(o, "Line", etsn_v_string(line)) &&
+              !etsn_obj_add_prop(o, "PositionMessage", etsn_v_string((char *)crlf.data)) &&
+              !etsn_obj_add_prop(o, "InvocationName", etsn_v_string(""));
+    etsn_buf_free(&crlf);
+    if (!ok) {
+        etsn_v_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+int mock_error_record_invocation(etsn_value *rec, const char *line, const char *position)
+{
+    for (size_t i = 0; i < rec->n_members; i++) {
+        etsn_value *m = rec->members[i];
+        if (!m->name || strcmp(m->name, "InvocationInfo") != 0) continue;
+        etsn_value *o = invocation_object(line ? line : "", position);
+        if (!o || !(o->name = strdup("InvocationInfo"))) {
+            etsn_v_free(o);
+            return -1;
+        }
+        etsn_v_free(m);
+        rec->members[i] = o;
+        return 0;
+    }
+    return 0;
+}

@@ -35,4 +35,9 @@ etsn_value *mock_information_record(const mock_fixture *fx, const fx_step *s);
  * test_psrp_stream_{no_,}output_invocation). -1 when out of memory. */
 int mock_error_record_extend(etsn_value *rec, const mock_invocation *inv);
 
+/* Gives the record the InvocationInfo object a Windows server sends in a
+ * PIPELINE_STATE's ExceptionAsErrorRecord: the command line and its
+ * PositionMessage (a <error-record position=>). -1 when out of memory. */
+int mock_error_record_invocation(etsn_value *rec, const char *line, const char *position);
+
 #endif

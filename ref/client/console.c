@@ -31,6 +31,7 @@ void etsn_console_free(etsn_host_ui *ui)
     etsn_console *c = ui->priv;
     if (!c) return;
     etsn_progress_free(c->progress);
+    for (int i = 0; i < 3; i++) free(c->shown_record[i]);
     free(c);
     ui->priv = NULL;
 }

@@ -42,7 +42,11 @@ typedef struct {
     int shown_lines; /* ... this many lines of it */
     uint64_t last_draw_ms;
     etsn_progress *progress;
+    /* The last DEBUG/VERBOSE/WARNING record shown (index: ETSN_ECHO_*),
+     * until the host call that repeats it arrives (host_ui.c). */
+    char *shown_record[3];
 } etsn_console;
+enum { ETSN_ECHO_DEBUG, ETSN_ECHO_VERBOSE, ETSN_ECHO_WARNING };
 
 /* The private state, allocated on first use (NULL only when memory ran out). */
 etsn_console *etsn_console_get(etsn_host_ui *ui);

@@ -147,9 +147,41 @@ void etsn_host_ui_init(etsn_host_ui *ui, FILE *out, FILE *err, int in_fd, const 
                 !(term && (strcmp(term, "xterm-mono") == 0 || strcmp(term, "xtermm") == 0));
 }
 
+/* PowerShell's console shows a remote pipeline's warning, verbose and debug
+ * output only as the host calls WriteWarningLine/WriteVerboseLine/
+ * WriteDebugLine: ClientRemotePowerShell.cs HandleInformationalMessageReceived
+ * puts a WARNING/VERBOSE/DEBUG_RECORD into the PowerShell's informational
+ * buffers, which RemotePipeline.cs never writes to the host. A server with
+ * the client's host sends both for each line (InternalHostUserInterface
+ * WriteWarningRecord: the buffer, then the host). etsn shows a record when
+ * it arrives (a server without a host sends only that), so the host call
+ * that repeats the record just shown is not written again. */
+static void remember_record(etsn_host_ui *ui, int kind, const char *text)
+{
+    etsn_console *c = etsn_console_get(ui);
+    if (!c) return;
+    free(c->shown_record[kind]);
+    c->shown_record[kind] = text ? strdup(text) : NULL;
+}
+
+static bool repeats_record(etsn_host_ui *ui, int kind, const char *text)
+{
+    etsn_console *c = etsn_console_get(ui);
+    if (!c || !c->shown_record[kind]) return false;
+    bool same = text && strcmp(c->shown_record[kind], text) == 0;
+    free(c->shown_record[kind]);
+    c->shown_record[kind] = NULL;
+    return same;
+}
+
 void etsn_host_ui_end_pipeline(etsn_host_ui *ui)
 {
     etsn_console_reset_progress(ui);
+    etsn_console *c = ui->priv;
+    for (int i = 0; c && i < 3; i++) {
+        free(c->shown_record[i]);
+        c->shown_record[i] = NULL;
+    }
 }
 
 void etsn_host_ui_finish(etsn_host_ui *ui)
@@ -1293,13 +1325,15 @@ bool etsn_host_ui_call(etsn_host_ui *ui, int method, const etsn_value *params, e
         return true;
     }
     case 19: /* WriteDebugLine: DebugFormatString */
-        prefixed(ui, ETSN_STYLE_DEBUG, "DEBUG: ", pstr(params, 0));
+        if (!repeats_record(ui, ETSN_ECHO_DEBUG, pstr(params, 0)))
+            prefixed(ui, ETSN_STYLE_DEBUG, "DEBUG: ", pstr(params, 0));
         return true;
     case 21: /* WriteVerboseLine: VerboseFormatString */
-        prefixed(ui, ETSN_STYLE_VERBOSE, "VERBOSE: ", pstr(params, 0));
+        if (!repeats_record(ui, ETSN_ECHO_VERBOSE, pstr(params, 0)))
+            prefixed(ui, ETSN_STYLE_VERBOSE, "VERBOSE: ", pstr(params, 0));
         return true;
     case 22: /* WriteWarningLine: WarningFormatString */
-        warning(ui, pstr(params, 0));
+        if (!repeats_record(ui, ETSN_ECHO_WARNING, pstr(params, 0))) warning(ui, pstr(params, 0));
         return true;
     case 20: /* WriteProgress(sourceId, record) */
         write_progress(ui, pint(params, 0, 0), param(params, 1));
@@ -1374,6 +1408,7 @@ static bool tagged_pshost(const etsn_value *record)
 void etsn_host_ui_record(etsn_host_ui *ui, uint32_t message_type, const etsn_value *record)
 {
     const char *style = NULL, *prefix = NULL;
+    int kind = ETSN_ECHO_WARNING;
     switch (message_type) {
     case ETSN_MSG_ERROR_RECORD: {
         /* ConciseView's first line: "<command>: <message>", in
@@ -1395,10 +1430,10 @@ void etsn_host_ui_record(etsn_host_ui *ui, uint32_t message_type, const etsn_val
         style = ETSN_STYLE_WARNING, prefix = "WARNING: ";
         break;
     case ETSN_MSG_VERBOSE_RECORD:
-        style = ETSN_STYLE_VERBOSE, prefix = "VERBOSE: ";
+        style = ETSN_STYLE_VERBOSE, prefix = "VERBOSE: ", kind = ETSN_ECHO_VERBOSE;
         break;
     case ETSN_MSG_DEBUG_RECORD:
-        style = ETSN_STYLE_DEBUG, prefix = "DEBUG: ";
+        style = ETSN_STYLE_DEBUG, prefix = "DEBUG: ", kind = ETSN_ECHO_DEBUG;
         break;
     case ETSN_MSG_PROGRESS_RECORD:
         write_progress(ui, 0, record);
@@ -1421,4 +1456,5 @@ void etsn_host_ui_record(etsn_host_ui *ui, uint32_t message_type, const etsn_val
     const etsn_value *msg = etsn_v_get(record, "InformationalRecord_Message");
     const char *text = msg ? etsn_v_as_str(msg) : etsn_v_as_str(record);
     prefixed(ui, style, prefix, text);
+    remember_record(ui, kind, text);
 }

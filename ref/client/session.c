@@ -15,6 +15,8 @@
 #include "../core/psrp_crypto.h"
 #include "../core/psrp_msgs.h"
 #include "../core/wsman.h"
+#include "console.h"
+#include "error_view.h"
 #include "host_ui.h"
 #include "interrupt.h"
 
@@ -405,6 +407,20 @@ static void discard_events(session *s)
     s->tail = NULL;
 }
 
+/* ConsoleHost.cs ReportException: a pipeline's terminating error goes to
+ * Out-Default, which shows the ErrorRecord in the default error view — pwsh
+ * 7's ConciseView (protocol 2.4), Windows PowerShell's NormalView before. */
+static void show_terminating_error(session *s)
+{
+    const char *proto = etsn_client_server_protocol(s->client);
+    bool concise = proto && strcmp(proto, "2.4") >= 0;
+    etsn_buf b = ETSN_BUF_INIT;
+    if (etsn_error_view_render(s->pipeline_error, concise, &b) == 0 && b.data &&
+        etsn_buf_append_byte(&b, 0) == 0)
+        etsn_console_write_styled(&s->ui, s->ui.err, ETSN_STYLE_ERROR, (const char *)b.data, true);
+    etsn_buf_free(&b);
+}
+
 /* Runs one pipeline to its end, rendering as it goes. */
 static run_result run_pipeline(session *s, uint32_t type, etsn_value *body, bool capture)
 {
@@ -484,8 +500,7 @@ static run_result run_pipeline(session *s, uint32_t type, etsn_value *body, bool
         /* ConsoleHost.IsIncompleteParseException: the remote error's
          * CategoryInfo.Reason. */
         if (rec.reason && !strcmp(rec.reason, "IncompleteParseException")) return RUN_INCOMPLETE;
-        if (!capture && s->pipeline_error)
-            etsn_host_ui_record(&s->ui, ETSN_MSG_ERROR_RECORD, s->pipeline_error);
+        if (!capture && s->pipeline_error) show_terminating_error(s);
         return RUN_FAILED;
     }
     return RUN_OK;

@@ -13,7 +13,8 @@ struct etsn_pipeline {
     etsn_pipeline *next;
     etsn_guid id;
     char command_id[ETSN_GUID_STR_LEN + 1];
-    uint32_t message_type; /* CREATE_PIPELINE or GET_COMMAND_METADATA */
+    char command_message_id[64]; /* MessageID of our Command, until its response */
+    uint32_t message_type;       /* CREATE_PIPELINE or GET_COMMAND_METADATA */
     etsn_value *body;
     etsn_defrag *defrag;
     uint64_t sequence_id;
@@ -227,6 +228,8 @@ int etsn_client_build_command(etsn_client *c, etsn_pipeline *p, etsn_buf *out)
         etsn_buf_reset(out);
         rc = etsn_wsman_build_command(out, &h, p->command_id, blob.data, blob.len);
         if (rc == 0) p->state = ETSN_PIPE_RUNNING;
+        if (rc == 0)
+            snprintf(p->command_message_id, sizeof p->command_message_id, "%s", h.message_id);
     }
     etsn_buf_free(&blob);
     return rc;
@@ -372,6 +375,30 @@ static int on_message(void *arg, uint64_t object_id, const uint8_t *data, size_t
     return 0;
 }
 
+/* MS-PSRP 3.1.5.3.4: the client MUST use the CommandId of the
+ * CommandResponse from then on. WinRM 2.0 (PowerShell 2.0, protocol 2.1)
+ * ignores the id the client proposed and names the command itself. The
+ * response is matched to its Command by RelatesTo. */
+static int take_command_id(etsn_client *c, const etsn_wsman_msg *msg, etsn_error *err)
+{
+    etsn_pipeline *p = c->pipelines;
+    for (; p; p = p->next) {
+        if (p->command_message_id[0] &&
+            (!msg->relates_to || !strcasecmp(msg->relates_to, p->command_message_id)))
+            break;
+    }
+    if (!p) return 0; /* the answer to a command we already let go */
+    p->command_message_id[0] = '\0';
+    if (!msg->command_id || !*msg->command_id || strlen(msg->command_id) > ETSN_GUID_STR_LEN) {
+        etsn_error_set(err, 0,
+                       "The WinRM client cannot process the request: CommandResponse with an "
+                       "invalid CommandId");
+        return -1;
+    }
+    snprintf(p->command_id, sizeof p->command_id, "%s", msg->command_id);
+    return 0;
+}
+
 static void fault_to_error(const etsn_wsman_msg *msg, etsn_error *err)
 {
     const char *text = msg->wsman_fault_message ? msg->wsman_fault_message : msg->fault_reason;
@@ -399,6 +426,9 @@ int etsn_client_handle_reply(etsn_client *c, const uint8_t *soap, size_t len, et
         c->shell_created = true;
         if (msg.shell_id && strlen(msg.shell_id) <= ETSN_GUID_STR_LEN)
             snprintf(c->shell_id, sizeof c->shell_id, "%s", msg.shell_id);
+        break;
+    case ETSN_WSMAN_COMMAND_RESPONSE:
+        rc = take_command_id(c, &msg, err);
         break;
     case ETSN_WSMAN_RECEIVE_RESPONSE:
         for (size_t i = 0; i < msg.n_streams && rc == 0; i++) {

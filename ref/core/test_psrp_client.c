@@ -177,6 +177,49 @@ START_TEST(pool_opens_and_pipeline_completes)
 }
 END_TEST
 
+/* MS-PSRP 3.1.5.3.4: a server (WinRM 2.0) that names the command itself is
+ * addressed by that CommandId from then on, and its output reaches the
+ * pipeline. */
+START_TEST(command_id_from_command_response)
+{
+    etsn_client *c = new_client(512000);
+    etsn_command cmd = {.text = "hostname"};
+    etsn_pipeline *p = etsn_client_pipeline(c, ETSN_MSG_CREATE_PIPELINE,
+                                            etsn_msg_create_pipeline(&cmd, 1, false, NULL));
+    ck_assert_ptr_nonnull(p);
+    etsn_buf req = ETSN_BUF_INIT, env = ETSN_BUF_INIT;
+    ck_assert_int_eq(etsn_client_build_command(c, p, &req), 0);
+    etsn_wsman_msg m;
+    char why[256];
+    ck_assert_int_eq(etsn_wsman_parse(req.data, req.len, &m, why, sizeof why), 0);
+    const char *server_id = "0B7A2D3C-1111-4222-8333-944455556666";
+    ck_assert_str_ne(m.command_id, server_id);
+    ck_assert_int_eq(etsn_wsman_build_command_response(&env, m.message_id, server_id), 0);
+    etsn_wsman_msg_free(&m);
+    seen s = {0};
+    etsn_error err;
+    etsn_error_clear(&err);
+    ck_assert_int_eq(etsn_client_handle_reply(c, env.data, env.len, record, &s, &err), 0);
+
+    ck_assert_int_eq(etsn_client_build_receive(c, p, &req), 0);
+    ck_assert_int_eq(etsn_wsman_parse(req.data, req.len, &m, why, sizeof why), 0);
+    ck_assert_str_eq(m.command_id, server_id);
+    etsn_wsman_msg_free(&m);
+
+    etsn_buf frags = ETSN_BUF_INIT;
+    server_message(&frags, 1, ETSN_MSG_PIPELINE_OUTPUT, etsn_client_pool_id(c), etsn_pipeline_id(p),
+                   etsn_v_string("SERVER01"), 32768);
+    ck_assert_int_eq(feed(c, &frags, server_id, true, &s), 0);
+    ck_assert_int_eq(s.outputs, 1);
+    ck_assert_int_eq(s.done, 1);
+    etsn_buf_free(&frags);
+    etsn_buf_free(&req);
+    etsn_buf_free(&env);
+    etsn_pipeline_free(c, p);
+    etsn_client_free(c);
+}
+END_TEST
+
 START_TEST(fault_becomes_error)
 {
     etsn_client *c = new_client(512000);
@@ -214,6 +257,7 @@ int main(void)
     TCase *tc = tcase_create("engine");
     tcase_add_test(tc, create_carries_capability_and_init);
     tcase_add_test(tc, pool_opens_and_pipeline_completes);
+    tcase_add_test(tc, command_id_from_command_response);
     tcase_add_test(tc, fault_becomes_error);
     tcase_add_test(tc, bad_fragment_is_an_error_not_a_crash);
     suite_add_tcase(s, tc);
