@@ -1,3 +1,4 @@
+#include "../ref/core/error.h"
 #include "capture.h"
 
 #include <errno.h>
@@ -15,17 +16,6 @@
 
 extern char **environ;
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- the conversation model ---- */
 
 int tcp_conv_add(tcp_conv *c, bool from_client, double t, const uint8_t *data, size_t len,
@@ -34,14 +24,14 @@ int tcp_conv_add(tcp_conv *c, bool from_client, double t, const uint8_t *data, s
     int d = from_client ? 1 : 0;
     if (len == 0) return 0;
     if (c->bytes[d].len + len > ETSN_CAPTURE_MAX_STREAM) {
-        set_err(err, errlen, "connection %" PRIu64 ": more than %u bytes in one direction",
-                c->stream, ETSN_CAPTURE_MAX_STREAM);
+        etsn_errbuf_set(err, errlen, "connection %" PRIu64 ": more than %u bytes in one direction",
+                        c->stream, ETSN_CAPTURE_MAX_STREAM);
         return -1;
     }
     if (c->n_marks[d] == c->cap_marks[d]) {
         if (c->n_marks[0] + c->n_marks[1] >= ETSN_CAPTURE_MAX_CHUNKS) {
-            set_err(err, errlen, "connection %" PRIu64 ": more than %u segments", c->stream,
-                    ETSN_CAPTURE_MAX_CHUNKS);
+            etsn_errbuf_set(err, errlen, "connection %" PRIu64 ": more than %u segments", c->stream,
+                            ETSN_CAPTURE_MAX_CHUNKS);
             return -1;
         }
         size_t cap = c->cap_marks[d] ? c->cap_marks[d] * 2 : 64;
@@ -54,7 +44,7 @@ int tcp_conv_add(tcp_conv *c, bool from_client, double t, const uint8_t *data, s
     if (etsn_buf_append(&c->bytes[d], data, len) < 0) goto oom;
     return 0;
 oom:
-    set_err(err, errlen, "out of memory");
+    etsn_errbuf_set(err, errlen, "out of memory");
     return -1;
 }
 
@@ -123,7 +113,7 @@ static int yaml_field(const char *section, const char *key, const char *v, size_
     } else if (strcmp(section, "packets") == 0 && strcmp(key, "data") == 0) {
         etsn_buf_reset(&p->data);
         if (etsn_base64_decode(v, len, &p->data) < 0) {
-            set_err(err, errlen, "tshark output: a segment's data is not base64");
+            etsn_errbuf_set(err, errlen, "tshark output: a segment's data is not base64");
             return -1;
         }
     }
@@ -151,7 +141,7 @@ static int yaml_event_step(yaml_event_t *ev, yaml_level *st, int *depth, yaml_pa
     case YAML_MAPPING_START_EVENT:
     case YAML_SEQUENCE_START_EVENT:
         if (*depth >= YAML_MAX_DEPTH) {
-            set_err(err, errlen, "tshark output: nested too deeply");
+            etsn_errbuf_set(err, errlen, "tshark output: nested too deeply");
             return -1;
         }
         st[*depth] = (yaml_level){ev->type == YAML_MAPPING_START_EVENT, true, ""};
@@ -172,7 +162,7 @@ static int yaml_event_step(yaml_event_t *ev, yaml_level *st, int *depth, yaml_pa
         const char *v = (const char *)ev->data.scalar.value;
         size_t len = ev->data.scalar.length;
         if (len > YAML_MAX_SCALAR) {
-            set_err(err, errlen, "tshark output: a value of %zu bytes", len);
+            etsn_errbuf_set(err, errlen, "tshark output: a value of %zu bytes", len);
             return -1;
         }
         if (top->mapping && top->want_key) {
@@ -197,14 +187,15 @@ int capture_read_follow_yaml(FILE *f, tcp_conv *c, char *err, size_t errlen)
     int depth = 0, rc = 0;
     yaml_packet p = {.c = c, .peer = -1, .data = ETSN_BUF_INIT};
     if (!yaml_parser_initialize(&parser)) {
-        set_err(err, errlen, "out of memory");
+        etsn_errbuf_set(err, errlen, "out of memory");
         return -1;
     }
     yaml_parser_set_input_file(&parser, f);
     for (bool done = false; !done && rc == 0;) {
         if (!yaml_parser_parse(&parser, &ev)) {
-            set_err(err, errlen, "tshark output is not YAML: %s at line %zu",
-                    parser.problem ? parser.problem : "error", parser.problem_mark.line + 1);
+            etsn_errbuf_set(err, errlen, "tshark output is not YAML: %s at line %zu",
+                            parser.problem ? parser.problem : "error",
+                            parser.problem_mark.line + 1);
             rc = -1;
             break;
         }
@@ -243,7 +234,7 @@ static int run_tshark(const char **args, tshark_reader rd, void *ctx, char *err,
     FILE *errf = tmpfile();
     if (!errf || pipe2(fds, O_CLOEXEC) < 0) {
         if (errf) fclose(errf);
-        set_err(err, errlen, "cannot run tshark: %s", strerror(errno));
+        etsn_errbuf_set(err, errlen, "cannot run tshark: %s", strerror(errno));
         return -1;
     }
     const char *argv[16] = {bin};
@@ -259,8 +250,8 @@ static int run_tshark(const char **args, tshark_reader rd, void *ctx, char *err,
     if (e != 0) {
         close(fds[0]);
         fclose(errf);
-        set_err(err, errlen, "cannot run %s: %s%s", bin, strerror(e),
-                e == ENOENT ? " (install Debian's tshark package)" : "");
+        etsn_errbuf_set(err, errlen, "cannot run %s: %s%s", bin, strerror(e),
+                        e == ENOENT ? " (install Debian's tshark package)" : "");
         return -1;
     }
     FILE *out = fdopen(fds[0], "r");
@@ -275,7 +266,7 @@ static int run_tshark(const char **args, tshark_reader rd, void *ctx, char *err,
     if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         char why[512];
         tshark_complaint(errf, why, sizeof why);
-        set_err(err, errlen, "tshark failed: %s", why[0] ? why : "no message");
+        etsn_errbuf_set(err, errlen, "tshark failed: %s", why[0] ? why : "no message");
         rc = -1;
     }
     fclose(errf);
@@ -300,13 +291,13 @@ static int read_stream_ids(FILE *out, void *ctx, char *err, size_t errlen)
         if (end == line || errno) continue;
         if (l->n > 0 && v <= l->ids[l->n - 1]) continue;
         if (l->n >= ETSN_CAPTURE_MAX_CONNS) {
-            set_err(err, errlen, "the capture holds more than %d TCP connections",
-                    ETSN_CAPTURE_MAX_CONNS);
+            etsn_errbuf_set(err, errlen, "the capture holds more than %d TCP connections",
+                            ETSN_CAPTURE_MAX_CONNS);
             return -1;
         }
         if (!l->ids) l->ids = malloc(ETSN_CAPTURE_MAX_CONNS * sizeof *l->ids);
         if (!l->ids) {
-            set_err(err, errlen, "out of memory");
+            etsn_errbuf_set(err, errlen, "out of memory");
             return -1;
         }
         l->ids[l->n++] = v;

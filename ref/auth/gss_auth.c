@@ -1,3 +1,4 @@
+#include "../core/error.h"
 #include "gss_auth.h"
 
 #include <gssapi/gssapi.h>
@@ -87,17 +88,6 @@ static void gss_err(char *err, size_t errlen, const char *what, OM_uint32 major,
     put(err, errlen, &pos, ")");
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static gss_OID mech_oid(etsn_mech mech)
 {
     switch (mech) {
@@ -115,7 +105,7 @@ static int import_service(const char *host, gss_name_t *out, char *err, size_t e
 {
     etsn_buf s = ETSN_BUF_INIT;
     if (etsn_buf_printf(&s, "HTTP@%s", host) < 0) {
-        set_err(err, errlen, "out of memory");
+        etsn_errbuf_set(err, errlen, "out of memory");
         return -1;
     }
     gss_buffer_desc nb = {s.len, s.data};
@@ -193,12 +183,12 @@ etsn_gss *etsn_gss_initiator_new(etsn_mech mech, const char *user, const char *p
                                  size_t channel_binding_len, char *err, size_t errlen)
 {
     if (!target_host || !*target_host || !mech_oid(mech)) {
-        set_err(err, errlen, "gss initiator: bad arguments");
+        etsn_errbuf_set(err, errlen, "gss initiator: bad arguments");
         return NULL;
     }
     etsn_gss *g = calloc(1, sizeof(*g));
     if (!g) {
-        set_err(err, errlen, "out of memory");
+        etsn_errbuf_set(err, errlen, "out of memory");
         return NULL;
     }
     g->initiator = true;
@@ -239,12 +229,12 @@ int etsn_gss_set_channel_binding(etsn_gss *g, const uint8_t *data, size_t len, c
                                  size_t errlen)
 {
     if (g->ctx != GSS_C_NO_CONTEXT) {
-        set_err(err, errlen, "channel binding must be set before the first leg");
+        etsn_errbuf_set(err, errlen, "channel binding must be set before the first leg");
         return -1;
     }
     uint8_t *copy = malloc(len ? len : 1);
     if (!copy) {
-        set_err(err, errlen, "out of memory");
+        etsn_errbuf_set(err, errlen, "out of memory");
         return -1;
     }
     if (len) memcpy(copy, data, len);
@@ -263,12 +253,12 @@ etsn_gss *etsn_gss_acceptor_new(const char *ntlm_user_file, const char *service_
                                 size_t errlen)
 {
     if (!service_host || !*service_host) {
-        set_err(err, errlen, "gss acceptor: no service host");
+        etsn_errbuf_set(err, errlen, "gss acceptor: no service host");
         return NULL;
     }
     etsn_gss *g = calloc(1, sizeof(*g));
     if (!g) {
-        set_err(err, errlen, "out of memory");
+        etsn_errbuf_set(err, errlen, "out of memory");
         return NULL;
     }
     g->ctx = GSS_C_NO_CONTEXT;
@@ -325,7 +315,7 @@ static int record_mech(etsn_gss *g, char *err, size_t errlen)
         g->kerberos = false;
         snprintf(g->mech_name, sizeof(g->mech_name), "ntlm");
     } else {
-        set_err(err, errlen, "negotiated an unsupported GSSAPI mechanism");
+        etsn_errbuf_set(err, errlen, "negotiated an unsupported GSSAPI mechanism");
         return -1;
     }
     return 0;
@@ -336,7 +326,7 @@ static int take_token(gss_buffer_desc *tok, etsn_buf *out, char *err, size_t err
     OM_uint32 minor;
     int rc = 0;
     if (tok->length && etsn_buf_append(out, tok->value, tok->length) < 0) {
-        set_err(err, errlen, "out of memory");
+        etsn_errbuf_set(err, errlen, "out of memory");
         rc = -1;
     }
     gss_release_buffer(&minor, tok);
@@ -348,18 +338,18 @@ etsn_gss_status etsn_gss_step(etsn_gss *g, const uint8_t *in, size_t in_len, ets
 {
     etsn_buf_reset(out);
     if (g->failed) {
-        set_err(err, errlen, "security context failed earlier");
+        etsn_errbuf_set(err, errlen, "security context failed earlier");
         return ETSN_GSS_ERROR;
     }
     if (g->complete) {
         /* Nothing more is expected once established; a stray token means
          * the peers disagree about the state. */
         if (in_len == 0) return ETSN_GSS_COMPLETE;
-        set_err(err, errlen, "security context already complete");
+        etsn_errbuf_set(err, errlen, "security context already complete");
         return ETSN_GSS_ERROR;
     }
     if (!g->initiator && (!in || in_len == 0)) {
-        set_err(err, errlen, "acceptor needs an input token");
+        etsn_errbuf_set(err, errlen, "acceptor needs an input token");
         return ETSN_GSS_ERROR;
     }
     gss_buffer_desc itok = {in ? in_len : 0, (void *)in};
@@ -406,7 +396,7 @@ etsn_gss_status etsn_gss_step(etsn_gss *g, const uint8_t *in, size_t in_len, ets
 
     if (record_mech(g, err, errlen) < 0) goto fail;
     if (!g->initiator && !g->peer) {
-        set_err(err, errlen, "authenticated peer has no name");
+        etsn_errbuf_set(err, errlen, "authenticated peer has no name");
         goto fail;
     }
     g->complete = true;
@@ -446,12 +436,12 @@ static int wrap_ntlm(etsn_gss *g, const uint8_t *plain, size_t len, etsn_buf *he
     }
     int rc = -1;
     if (!conf) {
-        set_err(err, errlen, "gss_wrap did not encrypt");
+        etsn_errbuf_set(err, errlen, "gss_wrap did not encrypt");
     } else if (out.length != len + NTLM_SIG_LEN) {
-        set_err(err, errlen, "gss_wrap: unexpected NTLM token length %zu", out.length);
+        etsn_errbuf_set(err, errlen, "gss_wrap: unexpected NTLM token length %zu", out.length);
     } else if (etsn_buf_append(header, out.value, NTLM_SIG_LEN) < 0 ||
                etsn_buf_append(sealed, (uint8_t *)out.value + NTLM_SIG_LEN, len) < 0) {
-        set_err(err, errlen, "out of memory");
+        etsn_errbuf_set(err, errlen, "out of memory");
     } else {
         rc = 0;
     }
@@ -477,7 +467,7 @@ static int wrap_krb5(etsn_gss *g, const uint8_t *plain, size_t len, etsn_buf *he
     }
     size_t hlen = iov[0].buffer.length, plen = iov[2].buffer.length;
     if (etsn_buf_reserve(header, hlen) < 0 || etsn_buf_reserve(sealed, len + plen) < 0) {
-        set_err(err, errlen, "out of memory");
+        etsn_errbuf_set(err, errlen, "out of memory");
         return -1;
     }
     /* Encrypt in place inside the output buffers: data then padding, which
@@ -493,7 +483,7 @@ static int wrap_krb5(etsn_gss *g, const uint8_t *plain, size_t len, etsn_buf *he
         if (GSS_ERROR(major))
             gss_err(err, errlen, "gss_wrap_iov", major, minor, &oid_krb5);
         else
-            set_err(err, errlen, "gss_wrap_iov did not encrypt");
+            etsn_errbuf_set(err, errlen, "gss_wrap_iov did not encrypt");
         return -1;
     }
     header->len += iov[0].buffer.length;
@@ -507,7 +497,7 @@ int etsn_gss_wrap(etsn_gss *g, const uint8_t *plain, size_t len, etsn_buf *heade
                   char *err, size_t errlen)
 {
     if (!g || !g->complete) {
-        set_err(err, errlen, "gss_wrap: security context not established");
+        etsn_errbuf_set(err, errlen, "gss_wrap: security context not established");
         return -1;
     }
     return g->kerberos ? wrap_krb5(g, plain, len, header, sealed, err, errlen)
@@ -518,18 +508,19 @@ static int unwrap_ntlm(etsn_gss *g, const uint8_t *header, size_t header_len, co
                        size_t sealed_len, etsn_buf *plain, char *err, size_t errlen)
 {
     if (header_len != NTLM_SIG_LEN) {
-        set_err(err, errlen, "gss_unwrap: NTLM signature must be 16 bytes, got %zu", header_len);
+        etsn_errbuf_set(err, errlen, "gss_unwrap: NTLM signature must be 16 bytes, got %zu",
+                        header_len);
         return -1;
     }
     if (sealed_len > SIZE_MAX - NTLM_SIG_LEN) {
-        set_err(err, errlen, "gss_unwrap: message too large");
+        etsn_errbuf_set(err, errlen, "gss_unwrap: message too large");
         return -1;
     }
     etsn_buf tok = ETSN_BUF_INIT;
     if (etsn_buf_append(&tok, header, header_len) < 0 ||
         etsn_buf_append(&tok, sealed, sealed_len) < 0) {
         etsn_buf_free(&tok);
-        set_err(err, errlen, "out of memory");
+        etsn_errbuf_set(err, errlen, "out of memory");
         return -1;
     }
     gss_buffer_desc in = {tok.len, tok.data};
@@ -544,9 +535,9 @@ static int unwrap_ntlm(etsn_gss *g, const uint8_t *header, size_t header_len, co
     }
     int rc = -1;
     if (!conf)
-        set_err(err, errlen, "gss_unwrap: message was not encrypted");
+        etsn_errbuf_set(err, errlen, "gss_unwrap: message was not encrypted");
     else if (etsn_buf_append(plain, out.value, out.length) < 0)
-        set_err(err, errlen, "out of memory");
+        etsn_errbuf_set(err, errlen, "out of memory");
     else
         rc = 0;
     /* The plaintext may carry credentials (PSCredential, SecureString). */
@@ -563,7 +554,7 @@ static int unwrap_krb5(etsn_gss *g, const uint8_t *header, size_t header_len, co
     uint8_t *h = malloc(header_len ? header_len : 1);
     if (!h || etsn_buf_reserve(plain, sealed_len) < 0) {
         free(h);
-        set_err(err, errlen, "out of memory");
+        etsn_errbuf_set(err, errlen, "out of memory");
         return -1;
     }
     if (header_len) memcpy(h, header, header_len);
@@ -587,7 +578,7 @@ static int unwrap_krb5(etsn_gss *g, const uint8_t *header, size_t header_len, co
         if (GSS_ERROR(major))
             gss_err(err, errlen, "gss_unwrap_iov", major, minor, &oid_krb5);
         else
-            set_err(err, errlen, "gss_unwrap_iov: message was not encrypted");
+            etsn_errbuf_set(err, errlen, "gss_unwrap_iov: message was not encrypted");
         return -1;
     }
     /* The data buffer may shrink when the sender added padding. */
@@ -595,7 +586,7 @@ static int unwrap_krb5(etsn_gss *g, const uint8_t *header, size_t header_len, co
     if (n > sealed_len || (n && iov[1].buffer.value != d)) {
         etsn_secure_zero(d, sealed_len);
         plain->data[plain->len] = 0;
-        set_err(err, errlen, "gss_unwrap_iov: unexpected output layout");
+        etsn_errbuf_set(err, errlen, "gss_unwrap_iov: unexpected output layout");
         return -1;
     }
     if (n < sealed_len) etsn_secure_zero(d + n, sealed_len - n);
@@ -608,7 +599,7 @@ int etsn_gss_unwrap(etsn_gss *g, const uint8_t *header, size_t header_len, const
                     size_t sealed_len, etsn_buf *plain, char *err, size_t errlen)
 {
     if (!g || !g->complete) {
-        set_err(err, errlen, "gss_unwrap: security context not established");
+        etsn_errbuf_set(err, errlen, "gss_unwrap: security context not established");
         return -1;
     }
     return g->kerberos ? unwrap_krb5(g, header, header_len, sealed, sealed_len, plain, err, errlen)

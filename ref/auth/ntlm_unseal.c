@@ -1,3 +1,4 @@
+#include "../core/error.h"
 #include "ntlm_unseal.h"
 
 #include <ctype.h>
@@ -55,22 +56,11 @@ struct etsn_ntlm_unseal {
     ntlm_dir dir[2];     /* [1] client to server, [0] server to client */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 etsn_ntlm_unseal *etsn_ntlm_unseal_new(char *err, size_t errlen)
 {
     etsn_ntlm_unseal *u = calloc(1, sizeof(*u));
     if (!u) {
-        set_err(err, errlen, "out of memory");
+        etsn_errbuf_set(err, errlen, "out of memory");
         return NULL;
     }
     /* A private library context: loading the legacy provider globally would
@@ -88,7 +78,7 @@ etsn_ntlm_unseal *etsn_ntlm_unseal_new(char *err, size_t errlen)
     u->dir[1].rc4 = EVP_CIPHER_CTX_new();
     u->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
     if (!u->md4 || !u->md5 || !u->hmac || !u->rc4 || !u->dir[0].rc4 || !u->dir[1].rc4) {
-        set_err(err, errlen, "NTLM: OpenSSL's legacy provider (MD4, RC4) is not available");
+        etsn_errbuf_set(err, errlen, "NTLM: OpenSSL's legacy provider (MD4, RC4) is not available");
         ERR_clear_error();
         etsn_ntlm_unseal_free(u);
         return NULL;
@@ -213,12 +203,12 @@ int etsn_ntlm_ntowfv2(etsn_ntlm_unseal *u, const char *password, const char *use
     if (etsn_utf8_to_utf16le(password, strlen(password), &pw) < 0 ||
         etsn_utf8_to_utf16le(user, strlen(user), &us) < 0 ||
         etsn_utf8_to_utf16le(domain, strlen(domain), &dom) < 0) {
-        set_err(err, errlen, "NTLM: the password, user or domain is not valid UTF-8");
+        etsn_errbuf_set(err, errlen, "NTLM: the password, user or domain is not valid UTF-8");
         goto out;
     }
     if (ntowfv2_utf16(u, &pw, us.data, us.len, dom.data ? dom.data : (const uint8_t *)"", dom.len,
                       out) < 0) {
-        set_err(err, errlen, "NTLM: NTOWFv2 failed");
+        etsn_errbuf_set(err, errlen, "NTLM: NTOWFv2 failed");
         goto out;
     }
     rc = 0;
@@ -251,15 +241,16 @@ int etsn_ntlm_unseal_set_session_key(etsn_ntlm_unseal *u, uint32_t flags, const 
                                      char *err, size_t errlen)
 {
     if (!(flags & NTLMSSP_NEGOTIATE_ESS)) {
-        set_err(err, errlen,
-                "NTLM: the session does not use extended session security (NTLMv1 sealing is "
-                "not supported)");
+        etsn_errbuf_set(
+            err, errlen,
+            "NTLM: the session does not use extended session security (NTLMv1 sealing is "
+            "not supported)");
         return ETSN_NTLM_ERROR;
     }
     u->flags = flags;
     if (derive_dir(u, flags, key, true) < 0 || derive_dir(u, flags, key, false) < 0) {
         u->keyed = false;
-        set_err(err, errlen, "NTLM: key derivation failed");
+        etsn_errbuf_set(err, errlen, "NTLM: key derivation failed");
         return ETSN_NTLM_ERROR;
     }
     u->keyed = true;
@@ -276,20 +267,21 @@ static int verify_sig(etsn_ntlm_unseal *u, ntlm_dir *d, const uint8_t *sig, cons
     uint8_t checksum[8], expect[16], seq_le[4];
     memcpy(checksum, sig + 4, 8);
     if ((u->flags & NTLMSSP_NEGOTIATE_KEY_EXCH) && rc4_apply(d->rc4, checksum, 8, checksum) < 0) {
-        set_err(err, errlen, "NTLM: RC4 failed");
+        etsn_errbuf_set(err, errlen, "NTLM: RC4 failed");
         return ETSN_NTLM_ERROR;
     }
     etsn_put_le32(seq_le, d->seq);
     span parts[] = {{seq_le, 4}, {data ? (const void *)data : "", len}};
     if (hmac_md5(u, d->sign_key, 16, parts, 2, expect) < 0) {
-        set_err(err, errlen, "NTLM: HMAC-MD5 failed");
+        etsn_errbuf_set(err, errlen, "NTLM: HMAC-MD5 failed");
         return ETSN_NTLM_ERROR;
     }
     uint32_t got_seq = etsn_get_le32(sig + 12);
     if (etsn_get_le32(sig) != 1 || got_seq != d->seq || CRYPTO_memcmp(expect, checksum, 8) != 0) {
-        set_err(err, errlen,
-                "NTLM: the message signature does not verify (sequence number %u, expected %u)",
-                got_seq, d->seq);
+        etsn_errbuf_set(
+            err, errlen,
+            "NTLM: the message signature does not verify (sequence number %u, expected %u)",
+            got_seq, d->seq);
         d->seq++;
         return ETSN_NTLM_BAD_MAC;
     }
@@ -309,7 +301,7 @@ static int account_mic(etsn_ntlm_unseal *u, bool client, char *err, size_t errle
     u->mic_done[client ? 1 : 0] = true;
     if (mic->len == 0) return 0;
     if (mic->len != 16) {
-        set_err(err, errlen, "SPNEGO: mechListMIC of %zu bytes", mic->len);
+        etsn_errbuf_set(err, errlen, "SPNEGO: mechListMIC of %zu bytes", mic->len);
         return ETSN_NTLM_ERROR;
     }
     ntlm_dir *d = &u->dir[client ? 1 : 0];
@@ -330,15 +322,15 @@ int etsn_ntlm_unseal_message(etsn_ntlm_unseal *u, bool from_client, const uint8_
                              etsn_buf *plain, char *err, size_t errlen)
 {
     if (!u->keyed) {
-        set_err(err, errlen, "NTLM: no session key yet (the handshake was not seen)");
+        etsn_errbuf_set(err, errlen, "NTLM: no session key yet (the handshake was not seen)");
         return ETSN_NTLM_ERROR;
     }
     if (sig_len != 16) {
-        set_err(err, errlen, "NTLM: the signature has %zu bytes, not 16", sig_len);
+        etsn_errbuf_set(err, errlen, "NTLM: the signature has %zu bytes, not 16", sig_len);
         return ETSN_NTLM_ERROR;
     }
     if (etsn_buf_reserve(plain, sealed_len) < 0) {
-        set_err(err, errlen, "out of memory");
+        etsn_errbuf_set(err, errlen, "out of memory");
         return ETSN_NTLM_ERROR;
     }
     ntlm_dir *d = &u->dir[from_client ? 1 : 0];
@@ -346,7 +338,7 @@ int etsn_ntlm_unseal_message(etsn_ntlm_unseal *u, bool from_client, const uint8_
     if (rc < 0) return rc;
     uint8_t *out = plain->data + plain->len;
     if (rc4_apply(d->rc4, sealed, sealed_len, out) < 0) {
-        set_err(err, errlen, "NTLM: RC4 failed");
+        etsn_errbuf_set(err, errlen, "NTLM: RC4 failed");
         return ETSN_NTLM_ERROR;
     }
     rc = verify_sig(u, d, sig, out, sealed_len, err, errlen);
@@ -365,13 +357,14 @@ int etsn_ntlm_unseal_body(etsn_ntlm_unseal *u, bool from_client, const uint8_t *
     etsn_winrm_parts parts;
     if (etsn_winrm_split(body, len, &parts, err, errlen) < 0) return ETSN_NTLM_ERROR;
     if (parts.kerberos) {
-        set_err(err, errlen, "encrypted body: Kerberos-sealed, cannot be opened with a password");
+        etsn_errbuf_set(err, errlen,
+                        "encrypted body: Kerberos-sealed, cannot be opened with a password");
         return ETSN_NTLM_ERROR;
     }
     /* NTLM seals byte for byte (MS-WSMV 2.2.9.1.1: Length is the plaintext's). */
     if (parts.declared != parts.sealed_len) {
-        set_err(err, errlen, "encrypted body: declared Length %zu, sealed part has %zu",
-                parts.declared, parts.sealed_len);
+        etsn_errbuf_set(err, errlen, "encrypted body: declared Length %zu, sealed part has %zu",
+                        parts.declared, parts.sealed_len);
         return ETSN_NTLM_ERROR;
     }
     return etsn_ntlm_unseal_message(u, from_client, parts.header, parts.header_len, parts.sealed,
@@ -414,27 +407,27 @@ static int take_authenticate(etsn_ntlm_unseal *u, const uint8_t *m, size_t len, 
     const uint8_t *p;
     size_t n;
     if (len < 64) {
-        set_err(err, errlen, "NTLM AUTHENTICATE: truncated (%zu bytes)", len);
+        etsn_errbuf_set(err, errlen, "NTLM AUTHENTICATE: truncated (%zu bytes)", len);
         return ETSN_NTLM_ERROR;
     }
     bool unicode = etsn_get_le32(m + 60) & NTLMSSP_NEGOTIATE_UNICODE;
     if (!field(&u->authenticate, 36, &p, &n) || (unicode && n % 2) ||
         name_to_utf8(unicode, p, n, &u->user) < 0 || !field(&u->authenticate, 28, &p, &n) ||
         (unicode && n % 2) || name_to_utf8(unicode, p, n, &u->domain) < 0) {
-        set_err(err, errlen, "NTLM AUTHENTICATE: bad user or domain field");
+        etsn_errbuf_set(err, errlen, "NTLM AUTHENTICATE: bad user or domain field");
         etsn_buf_reset(&u->authenticate);
         return ETSN_NTLM_ERROR;
     }
     return 0;
 oom:
-    set_err(err, errlen, "out of memory");
+    etsn_errbuf_set(err, errlen, "out of memory");
     return ETSN_NTLM_ERROR;
 }
 
 static int take_ntlm(etsn_ntlm_unseal *u, const uint8_t *m, size_t len, char *err, size_t errlen)
 {
     if (len < 12 || memcmp(m, NTLM_SIGNATURE, 8) != 0) {
-        set_err(err, errlen, "NTLM: not an NTLMSSP message");
+        etsn_errbuf_set(err, errlen, "NTLM: not an NTLMSSP message");
         return ETSN_NTLM_ERROR;
     }
     switch (etsn_get_le32(m + 8)) {
@@ -448,7 +441,7 @@ static int take_ntlm(etsn_ntlm_unseal *u, const uint8_t *m, size_t len, char *er
         return 0;
     case 2:
         if (len < 32) {
-            set_err(err, errlen, "NTLM CHALLENGE: truncated (%zu bytes)", len);
+            etsn_errbuf_set(err, errlen, "NTLM CHALLENGE: truncated (%zu bytes)", len);
             return ETSN_NTLM_ERROR;
         }
         etsn_buf_reset(&u->challenge);
@@ -456,7 +449,7 @@ static int take_ntlm(etsn_ntlm_unseal *u, const uint8_t *m, size_t len, char *er
     case 3:
         return take_authenticate(u, m, len, err, errlen);
     default:
-        set_err(err, errlen, "NTLM: unknown message type %u", etsn_get_le32(m + 8));
+        etsn_errbuf_set(err, errlen, "NTLM: unknown message type %u", etsn_get_le32(m + 8));
         return ETSN_NTLM_ERROR;
     }
 }
@@ -543,7 +536,7 @@ static int take_neg_token(etsn_ntlm_unseal *u, bool from_client, bool init, cons
     if (mic && set_buf(&u->mic[from_client ? 1 : 0], mic, mic_len) < 0) goto bad;
     return 0;
 bad:
-    set_err(err, errlen, "SPNEGO: malformed %s", init ? "NegTokenInit" : "NegTokenResp");
+    etsn_errbuf_set(err, errlen, "SPNEGO: malformed %s", init ? "NegTokenInit" : "NegTokenResp");
     return ETSN_NTLM_ERROR;
 }
 
@@ -552,7 +545,7 @@ int etsn_ntlm_unseal_add_token(etsn_ntlm_unseal *u, bool from_client, const uint
 {
     if (len == 0) return 0;
     if (len > ETSN_NTLM_MAX_TOKEN) {
-        set_err(err, errlen, "NTLM: token of %zu bytes is too large", len);
+        etsn_errbuf_set(err, errlen, "NTLM: token of %zu bytes is too large", len);
         return ETSN_NTLM_ERROR;
     }
     if (len >= 8 && memcmp(tok, NTLM_SIGNATURE, 8) == 0) return take_ntlm(u, tok, len, err, errlen);
@@ -566,7 +559,7 @@ int etsn_ntlm_unseal_add_token(etsn_ntlm_unseal *u, bool from_client, const uint
         long l = outer.len;
         if (!der_next(&q, &l, &e) || e.tag != V_ASN1_OBJECT || e.len != sizeof SPNEGO_OID ||
             memcmp(e.content, SPNEGO_OID, sizeof SPNEGO_OID) != 0) {
-            set_err(err, errlen, "SPNEGO: the initial token is not SPNEGO");
+            etsn_errbuf_set(err, errlen, "SPNEGO: the initial token is not SPNEGO");
             return ETSN_NTLM_ERROR;
         }
         if (!der_next(&q, &l, &outer)) goto bad;
@@ -577,7 +570,7 @@ int etsn_ntlm_unseal_add_token(etsn_ntlm_unseal *u, bool from_client, const uint
     if (!der_next(&q, &l, &e) || e.cls != V_ASN1_UNIVERSAL || e.tag != V_ASN1_SEQUENCE) goto bad;
     return take_neg_token(u, from_client, outer.tag == 0, &e, err, errlen);
 bad:
-    set_err(err, errlen, "NTLM: the token is neither NTLMSSP nor SPNEGO");
+    etsn_errbuf_set(err, errlen, "NTLM: the token is neither NTLMSSP nor SPNEGO");
     return ETSN_NTLM_ERROR;
 }
 
@@ -598,14 +591,14 @@ int etsn_ntlm_unseal_add_header(etsn_ntlm_unseal *u, bool from_client, const cha
     /* A bare scheme, or a list of challenges ("Negotiate, Basic realm=..."). */
     if (end == i || memchr(value + i, ',', end - i) || memchr(value + i, ' ', end - i)) return 0;
     if (end - i > ETSN_NTLM_MAX_TOKEN / 3 * 4 + 4) {
-        set_err(err, errlen, "NTLM: token of %zu base64 characters is too large", end - i);
+        etsn_errbuf_set(err, errlen, "NTLM: token of %zu base64 characters is too large", end - i);
         return ETSN_NTLM_ERROR;
     }
     etsn_buf tok = ETSN_BUF_INIT;
     if (etsn_base64_decode(value + i, end - i, &tok) < 0) {
         etsn_buf_free(&tok);
-        set_err(err, errlen, "NTLM: the %s token is not valid base64",
-                from_client ? "Authorization" : "WWW-Authenticate");
+        etsn_errbuf_set(err, errlen, "NTLM: the %s token is not valid base64",
+                        from_client ? "Authorization" : "WWW-Authenticate");
         return ETSN_NTLM_ERROR;
     }
     int rc = etsn_ntlm_unseal_add_token(u, from_client, tok.data, tok.len, err, errlen);
@@ -649,12 +642,13 @@ static int exported_key(etsn_ntlm_unseal *u, const uint8_t resp_key[16], uint8_t
     const uint8_t *nt, *enc;
     size_t nt_len, enc_len;
     if (!field(a, 20, &nt, &nt_len) || !field(a, 52, &enc, &enc_len)) {
-        set_err(err, errlen, "NTLM AUTHENTICATE: bad response fields");
+        etsn_errbuf_set(err, errlen, "NTLM AUTHENTICATE: bad response fields");
         return ETSN_NTLM_ERROR;
     }
     if (nt_len < NTLMV2_MIN_RESPONSE) {
-        set_err(err, errlen, "NTLM: the client sent an %s response; only NTLMv2 can be unsealed",
-                nt_len == 0 ? "anonymous" : "NTLMv1");
+        etsn_errbuf_set(err, errlen,
+                        "NTLM: the client sent an %s response; only NTLMv2 can be unsealed",
+                        nt_len == 0 ? "anonymous" : "NTLMv1");
         return ETSN_NTLM_ERROR;
     }
     *flags = etsn_get_le32(a->data + 60);
@@ -662,16 +656,17 @@ static int exported_key(etsn_ntlm_unseal *u, const uint8_t resp_key[16], uint8_t
     span parts[] = {{u->challenge.data + 24, 8}, {nt + 16, nt_len - 16}};
     if (hmac_md5(u, resp_key, 16, parts, 2, proof) < 0) goto crypto;
     if (CRYPTO_memcmp(proof, nt, 16) != 0) {
-        set_err(err, errlen, "The password does not match the captured NTLM exchange of %s\\%s",
-                etsn_ntlm_unseal_domain(u), etsn_ntlm_unseal_user(u));
+        etsn_errbuf_set(err, errlen,
+                        "The password does not match the captured NTLM exchange of %s\\%s",
+                        etsn_ntlm_unseal_domain(u), etsn_ntlm_unseal_user(u));
         return ETSN_NTLM_BAD_PASSWORD;
     }
     span p2 = {proof, 16};
     if (hmac_md5(u, resp_key, 16, &p2, 1, base_key) < 0) goto crypto;
     if (*flags & NTLMSSP_NEGOTIATE_KEY_EXCH) {
         if (enc_len != 16) {
-            set_err(err, errlen, "NTLM AUTHENTICATE: EncryptedRandomSessionKey has %zu bytes",
-                    enc_len);
+            etsn_errbuf_set(err, errlen,
+                            "NTLM AUTHENTICATE: EncryptedRandomSessionKey has %zu bytes", enc_len);
             return ETSN_NTLM_ERROR;
         }
         EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
@@ -685,17 +680,18 @@ static int exported_key(etsn_ntlm_unseal *u, const uint8_t resp_key[16], uint8_t
     }
     return 0;
 crypto:
-    set_err(err, errlen, "NTLM: key derivation failed");
+    etsn_errbuf_set(err, errlen, "NTLM: key derivation failed");
     return ETSN_NTLM_ERROR;
 }
 
 int etsn_ntlm_unseal_derive(etsn_ntlm_unseal *u, const char *password, char *err, size_t errlen)
 {
     if (!etsn_ntlm_unseal_has_handshake(u)) {
-        set_err(err, errlen, "%s",
-                u->other_mech ? "SPNEGO negotiated Kerberos, not NTLM: a Kerberos session cannot "
-                                "be unsealed with a password"
-                              : "NTLM: the capture holds no complete NTLM handshake");
+        etsn_errbuf_set(err, errlen, "%s",
+                        u->other_mech
+                            ? "SPNEGO negotiated Kerberos, not NTLM: a Kerberos session cannot "
+                              "be unsealed with a password"
+                            : "NTLM: the capture holds no complete NTLM handshake");
         return ETSN_NTLM_ERROR;
     }
     const etsn_buf *a = &u->authenticate;
@@ -718,12 +714,12 @@ int etsn_ntlm_unseal_derive(etsn_ntlm_unseal *u, const char *password, char *err
         dom_len = dom16.len;
     }
     if (etsn_utf8_to_utf16le(password, strlen(password), &pw) < 0) {
-        set_err(err, errlen, "NTLM: the password is not valid UTF-8");
+        etsn_errbuf_set(err, errlen, "NTLM: the password is not valid UTF-8");
         goto out;
     }
     if (ntowfv2_utf16(u, &pw, user ? user : (const uint8_t *)"", user_len,
                       dom ? dom : (const uint8_t *)"", dom_len, resp_key) < 0) {
-        set_err(err, errlen, "NTLM: NTOWFv2 failed");
+        etsn_errbuf_set(err, errlen, "NTLM: NTOWFv2 failed");
         goto out;
     }
     rc = exported_key(u, resp_key, key, &flags, err, errlen);

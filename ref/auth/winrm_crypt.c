@@ -1,3 +1,4 @@
+#include "../core/error.h"
 #include "winrm_crypt.h"
 
 #include <ctype.h>
@@ -18,17 +19,6 @@
 #define OCTET_STREAM "\tContent-Type: application/octet-stream\r\n"
 #define DEFAULT_TYPE "application/soap+xml;charset=UTF-8"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static const char *protocol(etsn_mech mech)
 {
     return mech == ETSN_MECH_KERBEROS ? PROTO_KERBEROS : PROTO_SPNEGO;
@@ -47,14 +37,14 @@ int etsn_winrm_encrypt(etsn_gss *g, etsn_mech mech, const char *content_type, co
 {
     if (!content_type) content_type = DEFAULT_TYPE;
     if (strpbrk(content_type, "\r\n")) {
-        set_err(err, errlen, "winrm encrypt: content type contains a line break");
+        etsn_errbuf_set(err, errlen, "winrm encrypt: content type contains a line break");
         return -1;
     }
     etsn_buf header = ETSN_BUF_INIT, sealed = ETSN_BUF_INIT;
     int rc = -1;
     if (etsn_gss_wrap(g, plain, len, &header, &sealed, err, errlen) < 0) goto out;
     if (header.len > UINT32_MAX || sealed.len < len) {
-        set_err(err, errlen, "winrm encrypt: unexpected wrap output");
+        etsn_errbuf_set(err, errlen, "winrm encrypt: unexpected wrap output");
         goto out;
     }
     /* Length counts the padding a Kerberos cipher may add (pypsrp does the
@@ -70,7 +60,7 @@ int etsn_winrm_encrypt(etsn_gss *g, etsn_mech mech, const char *content_type, co
         etsn_buf_append(body, hl_le, 4) < 0 || etsn_buf_append(body, header.data, header.len) < 0 ||
         etsn_buf_append(body, sealed.data, sealed.len) < 0 ||
         etsn_buf_append_str(body, END_BOUNDARY) < 0) {
-        set_err(err, errlen, "out of memory");
+        etsn_errbuf_set(err, errlen, "out of memory");
         goto out;
     }
     rc = 0;
@@ -144,7 +134,7 @@ int etsn_winrm_split(const uint8_t *body, size_t len, etsn_winrm_parts *out, cha
 
     memset(out, 0, sizeof(*out));
     if (!body || !eat(&c, BOUNDARY)) {
-        set_err(err, errlen, "encrypted body: missing opening boundary");
+        etsn_errbuf_set(err, errlen, "encrypted body: missing opening boundary");
         return -1;
     }
     if (!eat(&c, "\tContent-Type: ") || !line(&c, &ln, &ll)) goto bad_protocol;
@@ -154,27 +144,27 @@ int etsn_winrm_split(const uint8_t *body, size_t len, etsn_winrm_parts *out, cha
         goto bad_protocol;
     if (!eat(&c, "\tOriginalContent: type=") || !line(&c, &ln, &ll) ||
         !parse_length(ln, ll, &out->declared)) {
-        set_err(err, errlen, "encrypted body: bad OriginalContent header");
+        etsn_errbuf_set(err, errlen, "encrypted body: bad OriginalContent header");
         return -1;
     }
     if (!eat(&c, BOUNDARY) || !eat(&c, OCTET_STREAM)) {
-        set_err(err, errlen, "encrypted body: missing data part");
+        etsn_errbuf_set(err, errlen, "encrypted body: missing data part");
         return -1;
     }
     if (c.left < 4 + endlen) {
-        set_err(err, errlen, "encrypted body: truncated");
+        etsn_errbuf_set(err, errlen, "encrypted body: truncated");
         return -1;
     }
     uint32_t hl = etsn_get_le32(c.p);
     c.p += 4;
     c.left -= 4;
     if (memcmp(c.p + c.left - endlen, END_BOUNDARY, endlen) != 0) {
-        set_err(err, errlen, "encrypted body: missing closing boundary");
+        etsn_errbuf_set(err, errlen, "encrypted body: missing closing boundary");
         return -1;
     }
     size_t payload = c.left - endlen;
     if (hl > payload) {
-        set_err(err, errlen, "encrypted body: header length %u exceeds the payload", hl);
+        etsn_errbuf_set(err, errlen, "encrypted body: header length %u exceeds the payload", hl);
         return -1;
     }
     out->header = c.p;
@@ -183,7 +173,7 @@ int etsn_winrm_split(const uint8_t *body, size_t len, etsn_winrm_parts *out, cha
     out->sealed_len = payload - hl;
     return 0;
 bad_protocol:
-    set_err(err, errlen, "encrypted body: missing or unsupported protocol part header");
+    etsn_errbuf_set(err, errlen, "encrypted body: missing or unsupported protocol part header");
     return -1;
 }
 
@@ -198,8 +188,8 @@ int etsn_winrm_decrypt(etsn_gss *g, const uint8_t *body, size_t len, etsn_buf *p
      * unwrapping because a failed NTLM unwrap still advances the RC4 state. */
     bool krb = is_kerberos(g);
     if (declared > sealed_len || (!krb && declared != sealed_len)) {
-        set_err(err, errlen, "encrypted body: declared Length %zu, sealed part has %zu", declared,
-                sealed_len);
+        etsn_errbuf_set(err, errlen, "encrypted body: declared Length %zu, sealed part has %zu",
+                        declared, sealed_len);
         return -1;
     }
 
@@ -212,7 +202,8 @@ int etsn_winrm_decrypt(etsn_gss *g, const uint8_t *body, size_t len, etsn_buf *p
         etsn_secure_zero(plain->data + before, got);
         plain->len = before;
         plain->data[before] = 0;
-        set_err(err, errlen, "encrypted body: declared Length %zu, decrypted %zu", declared, got);
+        etsn_errbuf_set(err, errlen, "encrypted body: declared Length %zu, decrypted %zu", declared,
+                        got);
         return -1;
     }
     return 0;

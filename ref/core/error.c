@@ -17,3 +17,12 @@ void etsn_error_set(etsn_error *e, uint32_t winrm_code, const char *fmt, ...)
     va_end(ap);
     e->winrm_code = winrm_code;
 }
+
+void etsn_errbuf_set(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}

@@ -3,6 +3,7 @@
 #ifndef ETSN_ERROR_H
 #define ETSN_ERROR_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
@@ -16,6 +17,11 @@ typedef struct {
 void etsn_error_clear(etsn_error *e);
 /* Sets winrm_code and the message (printf format); leaves fqid/category. */
 void etsn_error_set(etsn_error *e, uint32_t winrm_code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Formats a message into a caller's buffer (nothing when err is NULL or
+ * errlen 0): for the layers that report errors as plain text. */
+void etsn_errbuf_set(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* WinRM error codes PowerShell maps to names (fanin/WSManTransportManager.cs). */
