@@ -28,6 +28,16 @@ typedef enum {
     ETSN_AUTH_NEGOTIATE_IMPLICIT, /* NegotiateWithImplicitCredential */
 } etsn_auth_kind;
 
+/* PSSessionOption.ProxyAccessType (System.Management.Automation.Remoting
+ * ProxyAccessType). */
+typedef enum {
+    ETSN_PROXY_NONE = 0, /* "None": PowerShell's default, no proxy */
+    ETSN_PROXY_IE_CONFIG,
+    ETSN_PROXY_WINHTTP_CONFIG,
+    ETSN_PROXY_AUTO_DETECT,
+    ETSN_PROXY_NO_PROXY_SERVER,
+} etsn_proxy_access;
+
 /* One request and its reply as the application sees them (decrypted), for
  * recording a session (etsn's ETSN_RECORD). No HTTP headers: they hold the
  * authentication tokens. */
@@ -54,6 +64,27 @@ typedef struct {
     const char *ca_file;  /* extra trust anchors, e.g. from ETSN_CA_FILE */
     long connect_timeout_ms;
     long request_timeout_ms; /* whole request, e.g. OperationTimeout + slack */
+    /* Fields below are set by the client from -SessionOption / $PSSessionOption
+     * and the WinRM client configuration; zero means WinRM's default. */
+    /* Kerberos/Negotiate service principal: service class (NULL: WinRM's
+     * default) and SessionOption IncludePortInSPN (adds ":<port>"). */
+    const char *spn_service;
+    bool spn_include_port;
+    /* -AllowRedirection (ConnectionUri set only) and SessionOption
+     * MaximumConnectionRedirectionCount as PowerShell passes it on (the
+     * PSSessionOption value; PowerShell's default 5). */
+    bool allow_redirection;
+    int max_redirects;
+    /* SessionOption ProxyAccessType/ProxyAuthentication/ProxyCredential. */
+    etsn_proxy_access proxy_access;
+    etsn_auth_kind proxy_auth; /* Basic, Digest or Negotiate */
+    const char *proxy_user;    /* NULL: no ProxyCredential */
+    const char *proxy_password;
+    /* WinRM client configuration: Auth/CredSSP enabled on the client, and the
+     * AllowFreshCredentials list of SPN patterns (e.g. "WSMAN/server01", "WSMAN/ *" without the
+     * blank), NULL-terminated; NULL or empty refuses delegation. */
+    bool credssp_enabled;
+    const char *const *credssp_delegate;
     /* Called at the end of every post that reached the server, on the
      * posting thread (posts on two connections may call it at once); NULL
      * for none. */
